@@ -1,0 +1,219 @@
+/**
+ * What `deploy`, `deploy check` and `deploy plan` do, between the CLI's parsed flags and the
+ * runner: read the settings, plan the layers, build the context, handle signals, and clean up.
+ *
+ * @module
+ */
+import { ciFromEnv } from "./ci.ts";
+import { parseConfigFile } from "./config_file.ts";
+import { mergeSettings } from "./config.ts";
+import { coreVariables } from "./core_variables.ts";
+import type { DeployContext, EventName } from "./context.ts";
+import { EVENTS } from "./context.ts";
+import { CancelledError, ConfigError } from "./errors.ts";
+import { currentBranch, readCommit } from "./git.ts";
+import type { Runtime } from "./layer.ts";
+import { createLogger, type LogFormat, type Logger } from "./logger.ts";
+import { type AnyLayer, type Plan, planRun } from "./plan.ts";
+import { runDeploy, setUpLayers } from "./runner.ts";
+import { Secrets } from "./secrets.ts";
+import { createShell } from "./shell.ts";
+import { isSecret } from "./variables.ts";
+import { writeCiReport } from "./ci_report.ts";
+
+/** The flags every command takes. */
+export interface CommandFlags {
+  /** --provider */
+  provider?: string;
+  /** --layers */
+  layers?: string;
+  /** --environment */
+  environment?: string;
+  /** --force */
+  force?: boolean;
+  /** --force-push */
+  forcePush?: boolean;
+  /** --config */
+  config?: string;
+  /** --log-format */
+  logFormat?: string;
+}
+
+/** The process around a command; tests hand in their own. */
+export interface Io {
+  /** The environment. */
+  env: Record<string, string | undefined>;
+  /** The app's repository. */
+  cwd: string;
+  /** Writes to stdout. */
+  write: (text: string) => void;
+  /** Writes to stderr. */
+  writeError: (text: string) => void;
+  /** Whether stdout is a terminal. */
+  isTerminal: boolean;
+  /** Ends the process at once (a second signal). */
+  exit: (code: number) => never;
+  /** Whether to listen for SIGINT and SIGTERM. */
+  handleSignals: boolean;
+}
+
+/** Runs one command and returns its exit code. */
+export async function runCommand(
+  command: "deploy" | "check" | "plan",
+  flags: CommandFlags,
+  layers: readonly AnyLayer[],
+  io: Io,
+): Promise<number> {
+  const secrets = new Secrets();
+  const format = logFormat(flags.logFormat ?? io.env.DEPLOY_LOG_FORMAT);
+  const logger = createLogger({
+    secrets,
+    write: io.write,
+    format,
+    color: format === "text" && colorWanted(io),
+    folding: io.env.GITLAB_CI ? "gitlab" : io.env.GITHUB_ACTIONS ? "github" : "none",
+  });
+  const plan = await loadPlan(flags, layers, io, secrets);
+  const controller = new AbortController();
+  const shell = createShell({ secrets });
+  const cleanups: (() => void | Promise<void>)[] = [];
+  const runtime: Runtime = {
+    shell,
+    logger,
+    secrets,
+    cwd: io.cwd,
+    env: io.env,
+    signal: controller.signal,
+    defer: (cleanup) => cleanups.push(cleanup),
+    fetch: globalThis.fetch,
+  };
+  const { events, provider } = await setUpLayers(plan, runtime);
+  if (command === "plan") {
+    printPlan(plan, events.handlers.bind(events), io.write);
+    return 0;
+  }
+  const stopSignals = io.handleSignals ? onSignals(controller, shell, logger, io) : () => {};
+  try {
+    const ci = ciFromEnv(io.env);
+    const commit = await readCommit(ci.sha ?? "HEAD", { shell, cwd: io.cwd }).catch((error: unknown) => {
+      throw new ConfigError(
+        `Cannot read the commit to deploy in ${io.cwd}: ${
+          error instanceof Error ? error.message : error
+        }; run deploy inside the app's git repository`,
+      );
+    });
+    commit.ref = ci.ref ?? await currentBranch({ shell, cwd: io.cwd });
+    if (ci.title) commit.title = ci.title;
+    const ctx: DeployContext = {
+      app: provider.app,
+      environment: plan.core.DEPLOY_ENVIRONMENT ?? ci.environment ?? "production",
+      commit,
+      ci,
+      provider,
+      logger,
+      shell,
+      secrets,
+      cwd: io.cwd,
+      startedAt: Date.now(),
+      forceDeploy: plan.core.FORCE_DEPLOY,
+      timings: [],
+      state: Object.fromEntries(plan.layers.map((l) => [l.name, {}])),
+    };
+    logger.info(
+      `deploy: ${ctx.commit.shortSha} "${ctx.commit.title}" to ${ctx.app} (${ctx.environment}) on ${provider.name}` +
+        `, layers: ${plan.layers.map((l) => l.name).join(", ")}`,
+    );
+    const result = await runDeploy(events, ctx, { mode: command === "check" ? "check" : "deploy", signal: controller.signal });
+    logger.outcome({
+      status: result.outcome,
+      exit_code: result.exitCode,
+      app: ctx.app,
+      environment: ctx.environment,
+      sha: ctx.commit.sha,
+      duration_ms: Date.now() - ctx.startedAt,
+      ...(ctx.failure ? { failure: ctx.failure } : {}),
+    });
+    if (command === "deploy") await writeCiReport(ctx, result, { env: io.env, write: io.write }).catch(() => {});
+    return result.exitCode;
+  } finally {
+    stopSignals();
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
+  }
+}
+
+/** Reads deploy.yml and the environment, and plans the layers: exits 2 on any problem. */
+async function loadPlan(flags: CommandFlags, layers: readonly AnyLayer[], io: Io, secrets: Secrets): Promise<Plan> {
+  const flagVars: Record<string, string | undefined> = {
+    DEPLOY_PROVIDER: flags.provider,
+    DEPLOY_LAYERS: flags.layers,
+    DEPLOY_ENVIRONMENT: flags.environment,
+    FORCE_DEPLOY: flags.force ? "true" : undefined,
+    FORCE_PUSH: flags.forcePush ? "true" : undefined,
+  };
+  const known = new Set<string>(Object.keys(coreVariables.shape));
+  const secretNames = new Set<string>();
+  for (const layer of layers) {
+    for (const name of Object.keys(layer.variables.shape)) {
+      known.add(name);
+      if (isSecret(layer.variables, name)) secretNames.add(name);
+    }
+  }
+  const path = flags.config ?? "deploy.yml";
+  const fullPath = path.startsWith("/") ? path : `${io.cwd}/${path}`;
+  let file;
+  const text = await Deno.readTextFile(fullPath).catch((error: unknown) => {
+    if (error instanceof Deno.errors.NotFound && !flags.config) return undefined;
+    throw new ConfigError(`Cannot read ${path}: ${error instanceof Error ? error.message : error}`);
+  });
+  if (text !== undefined) {
+    file = parseConfigFile(text, {
+      name: path,
+      known,
+      secrets: secretNames,
+      environment: flags.environment ?? (io.env.DEPLOY_ENVIRONMENT || io.env.CI_ENVIRONMENT_NAME || undefined),
+    });
+  }
+  const settings = mergeSettings({ flags: flagVars, env: io.env, file });
+  return await planRun(layers, settings, { cwd: io.cwd, secrets });
+}
+
+function logFormat(value: string | undefined): LogFormat {
+  if (value === undefined || value === "" || value === "text") return "text";
+  if (value === "json") return "json";
+  throw new ConfigError(`--log-format (DEPLOY_LOG_FORMAT): expected text or json, found "${value}"`);
+}
+
+function colorWanted(io: Io): boolean {
+  if (io.env.NO_COLOR) return false;
+  const force = io.env.FORCE_COLOR;
+  if (force !== undefined && force !== "0" && force !== "false") return true;
+  return io.isTerminal;
+}
+
+function printPlan(plan: Plan, handlers: (event: EventName) => { layer: string; priority: number; description: string; soft: boolean }[], write: (text: string) => void) {
+  const lines = [`Provider: ${plan.provider.name}`, `Layers: ${plan.layers.map((l) => `${l.name} (${l.kind})`).join(", ")}`, ""];
+  for (const event of EVENTS) {
+    const list = handlers(event);
+    lines.push(`${event}${list.length ? "" : ": (no handlers)"}`);
+    for (const h of list) {
+      lines.push(`  ${String(h.priority).padStart(4)}  ${h.layer}: ${h.description}${h.soft ? " (soft)" : ""}`);
+    }
+  }
+  write(lines.join("\n") + "\n");
+}
+
+/** Cancels the run on the first SIGINT/SIGTERM; a second one exits at once. */
+function onSignals(controller: AbortController, shell: { cancel(): void }, logger: Logger, io: Io): () => void {
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const listeners = signals.map((signal) => {
+    const listener = () => {
+      if (controller.signal.aborted) io.exit(signal === "SIGINT" ? 130 : 143);
+      logger.warn(`Received ${signal}: stopping the running command, then running deploy_failed`);
+      controller.abort(new CancelledError(signal));
+      shell.cancel();
+    };
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  });
+  return () => listeners.forEach((remove) => remove());
+}

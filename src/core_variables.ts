@@ -1,0 +1,31 @@
+/**
+ * The run-wide variables, read whatever the layers: which provider, which layers, and the force
+ * switches.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { flag, variable } from "./variables.ts";
+
+/** The run-wide variables. */
+export const coreVariables = z.object({
+  DEPLOY_PROVIDER: variable(z.string().optional(), {
+    description: "Where to deploy: dokku or heroku (each image presets it; --provider overrides)",
+    example: "dokku",
+  }),
+  DEPLOY_LAYERS: variable(z.string().optional(), {
+    description: "Force layers on or off, comma separated: rails,-sentry",
+    example: "-rails",
+  }),
+  DEPLOY_ENVIRONMENT: variable(z.string().optional(), {
+    description: "Environment name for notifications (default: CI_ENVIRONMENT_NAME, else production)",
+    example: "staging",
+  }),
+  FORCE_DEPLOY: flag({
+    description: "Deploy even when the app already runs this commit (Dokku rebuilds, Heroku restarts)",
+  }),
+  FORCE_PUSH: flag({ description: "Push with --force when the server's branch has diverged" }),
+});
+
+/** The validated run-wide settings. */
+export type CoreConfig = z.output<typeof coreVariables>;

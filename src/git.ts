@@ -1,0 +1,153 @@
+/**
+ * The git concern, shared by the providers: what the server runs (`ls-remote`), pushing a commit
+ * (with shallow-clone handling and FORCE_PUSH), and reading the commit being deployed.
+ *
+ * @module
+ */
+import type { Commit } from "./context.ts";
+import { CommandError, DeployError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import type { Shell } from "./shell.ts";
+
+/** How git commands run. */
+export interface GitOptions {
+  /** Runs the commands. */
+  shell: Shell;
+  /** The repository. */
+  cwd: string;
+  /** Extra environment (GIT_SSH_COMMAND, credentials). @default none */
+  env?: Record<string, string>;
+  /** Receives the commands and their output. @default quiet */
+  logger?: Logger;
+}
+
+/** The sha of `ref` on the remote at `url`, or null when the remote has no such ref. */
+export async function lsRemote(url: string, ref: string, options: GitOptions): Promise<string | null> {
+  const { stdout } = await git(["ls-remote", url, ref], { ...options, logger: undefined });
+  const line = stdout.split("\n").find((l) => l.endsWith(`\t${ref}`));
+  return line?.split("\t")[0] ?? null;
+}
+
+/** Options of {@linkcode push}. */
+export interface PushOptions extends GitOptions {
+  /** Where to push. */
+  url: string;
+  /** The commit to push. */
+  sha: string;
+  /** The branch to update on the remote. */
+  branch: string;
+  /** What the remote's branch points at now (from {@linkcode lsRemote}), null when it has none. */
+  remoteSha: string | null;
+  /** Push with --force (FORCE_PUSH=true). @default false */
+  force?: boolean;
+  /** The name of the variable that turns force on, for the rejection message. @default "FORCE_PUSH" */
+  forceVariable?: string;
+}
+
+// deepen a shallow clone this far, step by step, before fetching the whole history
+const DEEPEN_STEPS = [50, 500, 5000];
+
+/**
+ * Pushes `sha` to `refs/heads/<branch>`. A shallow clone is deepened until it holds the remote's
+ * commit, and unshallowed only when the remote lacks the history (a new app). A non-fast-forward
+ * rejection names FORCE_PUSH.
+ */
+export async function push(options: PushOptions): Promise<void> {
+  const shallow = await isShallow(options);
+  if (shallow && options.remoteSha) await deepenUntil(options.remoteSha, options);
+  const args = ["push", ...(options.force ? ["--force"] : []), options.url, `${options.sha}:refs/heads/${options.branch}`];
+  let result = await git(args, { ...options, noThrow: true });
+  if (result.code !== 0 && shallow && /shallow update not allowed/.test(result.output)) {
+    options.logger?.info("The server lacks this clone's history: fetching all of it, then pushing again");
+    await git(["fetch", "--unshallow", "--quiet", await fetchRemote(options)], options);
+    result = await git(args, { ...options, noThrow: true });
+  }
+  if (result.code === 0) return;
+  if (/\[rejected\].*\((fetch first|non-fast-forward)\)/.test(result.output)) {
+    const variable = options.forceVariable ?? "FORCE_PUSH";
+    throw new DeployError(
+      `The server's ${options.branch} branch has commits that ${options.sha.slice(0, 7)} does not contain ` +
+        `(non-fast-forward). Deploy a commit that contains them, or set ${variable}=true to overwrite them`,
+      { cause: result.error },
+    );
+  }
+  throw result.error;
+}
+
+/** Reads the commit `rev` (sha, short sha, title, author). */
+export async function readCommit(rev: string, options: GitOptions): Promise<Commit> {
+  const { stdout } = await git(["log", "-1", "--format=%H%x00%h%x00%s%x00%an", rev, "--"], options);
+  const [sha = rev, , title = "", author = ""] = stdout.trim().split("\0");
+  return { sha, shortSha: sha.slice(0, 7), title, author };
+}
+
+/** The branch checked out, or undefined on a detached HEAD. */
+export async function currentBranch(options: GitOptions): Promise<string | undefined> {
+  const { stdout } = await git(["rev-parse", "--abbrev-ref", "HEAD"], { ...options, noThrow: true });
+  const branch = stdout.trim();
+  return branch && branch !== "HEAD" ? branch : undefined;
+}
+
+async function isShallow(options: GitOptions): Promise<boolean> {
+  const { stdout } = await git(["rev-parse", "--is-shallow-repository"], { ...options, logger: undefined });
+  return stdout.trim() === "true";
+}
+
+async function hasCommit(sha: string, options: GitOptions): Promise<boolean> {
+  const { code } = await git(["cat-file", "-e", `${sha}^{commit}`], {
+    ...options,
+    logger: undefined,
+    noThrow: true,
+  });
+  return code === 0;
+}
+
+async function deepenUntil(sha: string, options: GitOptions): Promise<void> {
+  if (await hasCommit(sha, options)) return;
+  const remote = await fetchRemote(options);
+  for (const depth of DEEPEN_STEPS) {
+    options.logger?.info(`Shallow clone: fetching ${depth} more commits to reach the deployed ${sha.slice(0, 7)}`);
+    await git(["fetch", "--quiet", `--deepen=${depth}`, remote], options);
+    if (await hasCommit(sha, options)) return;
+  }
+  // not in this history at all: the push will say whether that is a diverged branch
+}
+
+async function fetchRemote(options: GitOptions): Promise<string> {
+  const { stdout } = await git(["remote"], { ...options, logger: undefined });
+  const remotes = stdout.split("\n").filter(Boolean);
+  const remote = remotes.includes("origin") ? "origin" : remotes[0];
+  if (!remote) {
+    throw new DeployError(
+      "This is a shallow clone without a remote to fetch its history from: clone it fully (GIT_DEPTH: 0)",
+    );
+  }
+  return remote;
+}
+
+interface GitResult {
+  code: number;
+  stdout: string;
+  output: string;
+  error: CommandError;
+}
+
+async function git(args: string[], options: GitOptions & { noThrow?: boolean }): Promise<GitResult> {
+  const result = await options.shell.run(["git", ...args], {
+    cwd: options.cwd,
+    env: { GIT_TERMINAL_PROMPT: "0", ...options.env },
+    logger: options.logger,
+    noThrow: options.noThrow,
+  });
+  const display = `git ${args.join(" ")}`;
+  return {
+    code: result.code,
+    stdout: result.stdout,
+    output: result.stdout + result.stderr,
+    error: new CommandError(`git ${args[0]} failed with exit code ${result.code}`, {
+      command: display,
+      exitCode: result.code,
+      output: result.tail,
+    }),
+  };
+}

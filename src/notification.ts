@@ -1,0 +1,256 @@
+/**
+ * The message every notifier sends, built once from the run's context: the outcome and its
+ * colour, what was deployed where, by whom, how long it took, and for a failure what failed. Each
+ * notifier only shapes this into its service's payload, through {@linkcode facts} and friends.
+ *
+ * @example
+ * ```ts
+ * const message = buildNotification(ctx, "succeeded");
+ * const lines = facts(message, { link: (text, url) => `[${text}](${url})`, code: (t) => `\`${t}\`` });
+ * ```
+ *
+ * @module
+ */
+import { commitUrl } from "./ci.ts";
+import type { DeployContext } from "./context.ts";
+
+/** Which moment of the run a message is about. */
+export type NotificationKind = "started" | "succeeded" | "skipped" | "failed";
+
+/** What failed, as a message tells it. Text is masked. */
+export interface NotificationFailure {
+  /** "error", or "cancelled" when a signal stopped the run. */
+  reason: "error" | "cancelled";
+  /** The event whose handler failed. */
+  event: string;
+  /** The layer whose handler failed. */
+  layer: string;
+  /** The error message. */
+  message: string;
+  /** The command that failed, masked. */
+  command?: string;
+  /** Its exit code (null when killed). */
+  exitCode?: number | null;
+  /** The last lines of its output. */
+  output: string[];
+}
+
+/** One message, independent of where it goes. Every string is masked. */
+export interface Notification {
+  /** The moment of the run. */
+  kind: NotificationKind;
+  /** One line: "Deployed shop to production". */
+  title: string;
+  /** Colour of the outcome, `#rrggbb`. */
+  color: string;
+  /** The app's name on the provider. */
+  app: string;
+  /** The environment. */
+  environment: string;
+  /** The provider's name (dokku, heroku). */
+  provider: string;
+  /** The commit deployed. */
+  commit: {
+    sha: string;
+    shortSha: string;
+    title: string;
+    author: string;
+    ref?: string;
+    /** Its web page, when the project's page is known. */
+    url?: string;
+  };
+  /** Who started the run (CI user), else the commit's author. */
+  actor: string;
+  /** The pipeline (GitLab) or workflow run (GitHub). */
+  pipelineUrl?: string;
+  /** The job. */
+  jobUrl?: string;
+  /** When the run started, ISO 8601. */
+  startedAt: string;
+  /** How long the run took, for the endings. */
+  durationMs?: number;
+  /** What failed, for "failed". */
+  failure?: NotificationFailure;
+}
+
+/** Colours of the outcomes: blue, green, grey, red. */
+export const COLORS: Readonly<Record<NotificationKind, string>> = {
+  started: "#1f78d1",
+  succeeded: "#2eb67d",
+  skipped: "#9e9e9e",
+  failed: "#d0021b",
+};
+
+/** How many output lines a failure message keeps. */
+export const OUTPUT_LINES = 15;
+/** How many characters of output a failure message keeps (chat services cap field sizes). */
+export const OUTPUT_CHARS = 900;
+
+/** Options of {@linkcode buildNotification}. */
+export interface BuildNotificationOptions {
+  /** The clock, for the duration. @default Date.now */
+  now?: () => number;
+}
+
+/** Builds the message of `kind` from the run's context, masking every string. */
+export function buildNotification(
+  ctx: DeployContext,
+  kind: NotificationKind,
+  options: BuildNotificationOptions = {},
+): Notification {
+  const mask = (text: string) => ctx.secrets.mask(text);
+  const now = options.now ?? Date.now;
+  const { commit, ci } = ctx;
+  const url = commitUrl(ci, commit.sha);
+  const message: Notification = {
+    kind,
+    title: mask(titleOf(kind, ctx.app, ctx.environment, ctx.failure?.reason)),
+    color: COLORS[kind],
+    app: mask(ctx.app),
+    environment: mask(ctx.environment),
+    provider: ctx.provider.name,
+    commit: {
+      sha: commit.sha,
+      shortSha: commit.shortSha,
+      title: mask(commit.title),
+      author: mask(commit.author),
+      ...(commit.ref ? { ref: mask(commit.ref) } : {}),
+      ...(url ? { url: mask(url) } : {}),
+    },
+    actor: mask(ci.actor ?? commit.author),
+    startedAt: new Date(ctx.startedAt).toISOString(),
+  };
+  if (ci.pipelineUrl) message.pipelineUrl = mask(ci.pipelineUrl);
+  if (ci.jobUrl) message.jobUrl = mask(ci.jobUrl);
+  if (kind !== "started") message.durationMs = Math.max(0, now() - ctx.startedAt);
+  if (kind === "failed" && ctx.failure) {
+    const failure = ctx.failure;
+    message.failure = {
+      reason: failure.reason,
+      event: failure.event,
+      layer: failure.layer,
+      message: mask(failure.message),
+      output: failure.output.slice(-OUTPUT_LINES).map(mask),
+    };
+    if (failure.command !== undefined) message.failure.command = mask(failure.command);
+    if (failure.exitCode !== undefined) message.failure.exitCode = failure.exitCode;
+  }
+  return message;
+}
+
+function titleOf(
+  kind: NotificationKind,
+  app: string,
+  environment: string,
+  reason?: "error" | "cancelled",
+): string {
+  switch (kind) {
+    case "started":
+      return `Deploying ${app} to ${environment}`;
+    case "succeeded":
+      return `Deployed ${app} to ${environment}`;
+    case "skipped":
+      return `Skipped deploying ${app} to ${environment}: it already runs this commit`;
+    case "failed":
+      return reason === "cancelled"
+        ? `Deploy of ${app} to ${environment} was cancelled`
+        : `Deploy of ${app} to ${environment} failed`;
+  }
+}
+
+/** "45s", "2m 05s", "1h 02m". */
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${String(seconds % 60).padStart(2, "0")}s`;
+  return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
+}
+
+/** How a service writes links and inline code in its markup. */
+export interface Markup {
+  /** A link. */
+  link(text: string, url: string): string;
+  /** Inline code. */
+  code(text: string): string;
+  /** Escapes plain text for the markup. @default unchanged */
+  escape?(text: string): string;
+}
+
+/** One labelled value of a message. */
+export interface Fact {
+  /** The label. */
+  title: string;
+  /** The value, in the service's markup. */
+  value: string;
+  /** Whether it fits beside another one. */
+  short: boolean;
+}
+
+/** Markdown as Mattermost, Discord and Teams read it. */
+export const MARKDOWN: Markup = {
+  link: (text, url) => `[${text.replace(/[[\]]/g, "")}](${url.replace(/[()\s]/g, percentEncode)})`,
+  code: (text) => `\`${text.replaceAll("`", "'")}\``,
+};
+
+function percentEncode(ch: string): string {
+  return `%${ch.charCodeAt(0).toString(16).padStart(2, "0").toUpperCase()}`;
+}
+
+/** The commit: linked short sha and its title. */
+export function commitLine(message: Notification, markup: Markup): string {
+  const escape = markup.escape ?? ((text: string) => text);
+  const sha = message.commit.url
+    ? markup.link(message.commit.shortSha, message.commit.url)
+    : markup.code(message.commit.shortSha);
+  return `${sha} ${escape(message.commit.title)}`;
+}
+
+/** The labelled values of a message, in display order. */
+export function facts(message: Notification, markup: Markup): Fact[] {
+  const escape = markup.escape ?? ((text: string) => text);
+  const list: Fact[] = [
+    { title: "App", value: escape(message.app), short: true },
+    { title: "Environment", value: escape(message.environment), short: true },
+    { title: "Provider", value: escape(message.provider), short: true },
+    { title: "By", value: escape(message.actor), short: true },
+    { title: "Commit", value: commitLine(message, markup), short: false },
+  ];
+  const links = [
+    message.pipelineUrl ? markup.link("pipeline", message.pipelineUrl) : undefined,
+    message.jobUrl && message.jobUrl !== message.pipelineUrl
+      ? markup.link("job", message.jobUrl)
+      : undefined,
+  ].filter((link) => link !== undefined);
+  if (links.length) list.push({ title: "CI", value: links.join(" · "), short: true });
+  if (message.durationMs !== undefined) {
+    list.push({ title: "Duration", value: formatDuration(message.durationMs), short: true });
+  }
+  const failure = message.failure;
+  if (failure) {
+    list.push({ title: "Failed in", value: `${failure.event} (${failure.layer})`, short: true });
+    if (failure.command !== undefined) {
+      list.push({ title: "Command", value: markup.code(failure.command), short: false });
+    }
+    if (failure.exitCode !== undefined) {
+      list.push({ title: "Exit code", value: String(failure.exitCode ?? "killed"), short: true });
+    }
+    list.push({ title: "Error", value: escape(failure.message), short: false });
+  }
+  return list;
+}
+
+/** The failure's output tail, bounded in lines and characters, or "" when there is none. */
+export function outputTail(message: Notification): string {
+  const lines = message.failure?.output ?? [];
+  let text = lines.join("\n");
+  if (text.length > OUTPUT_CHARS) text = `…${text.slice(-OUTPUT_CHARS)}`;
+  // a fence inside the output would end the code block early
+  return text.replaceAll("```", "'''");
+}
+
+/** The output tail as a fenced code block, or "" when there is none. */
+export function outputBlock(message: Notification): string {
+  const tail = outputTail(message);
+  return tail ? "```\n" + tail + "\n```" : "";
+}

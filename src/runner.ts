@@ -1,0 +1,183 @@
+/**
+ * Running a deploy: `configure → pre_deploy → deploy → post_deploy → deploy_succeeded`, or
+ * `deploy_skipped` when the app already runs the commit, or `deploy_failed` when anything fails.
+ *
+ * @module
+ */
+import {
+  type DeployContext,
+  type Ending,
+  type FailureContext,
+  type Outcome,
+  type Stage,
+  STAGES,
+} from "./context.ts";
+import { CancelledError, CommandError, ConfigError, errorMessage, HandlerError } from "./errors.ts";
+import { EventManager } from "./event_manager.ts";
+import type { Runtime } from "./layer.ts";
+import type { Plan } from "./plan.ts";
+import type { Provider } from "./provider.ts";
+import type { Secrets } from "./secrets.ts";
+
+/** Headings of the events in the log. */
+const TITLES: Record<Stage | Ending, string> = {
+  configure: "Configure",
+  pre_deploy: "Pre-deploy",
+  deploy: "Deploy",
+  post_deploy: "Post-deploy",
+  deploy_succeeded: "Deploy succeeded",
+  deploy_skipped: "Deploy skipped",
+  deploy_failed: "Deploy failed",
+};
+
+/** The layers of a run, set up: their handlers registered and the provider made. */
+export interface SetUp {
+  /** The handlers. */
+  events: EventManager;
+  /** The provider handle. */
+  provider: Provider;
+}
+
+/** Runs every enabled layer's setup. Setup registers handlers and touches no server. */
+export async function setUpLayers(plan: Plan, runtime: Runtime): Promise<SetUp> {
+  const events = new EventManager();
+  let provider: Provider | undefined;
+  for (const layer of plan.layers) {
+    const made = await layer.setup({
+      config: plan.configs.get(layer.name),
+      core: plan.core,
+      on: events.forLayer(layer.name),
+      runtime,
+    });
+    if (layer === plan.provider) provider = made ?? undefined;
+  }
+  if (!provider) throw new TypeError(`Provider layer ${plan.provider.name} made no provider`);
+  return { events, provider };
+}
+
+/** How a run ended. */
+export interface RunResult {
+  /** The outcome. */
+  outcome: Outcome;
+  /** The process exit code: 0, 1, 2 for bad input, 130/143 when cancelled. */
+  exitCode: number;
+}
+
+/** Options of {@linkcode runDeploy}. */
+export interface RunDeployOptions {
+  /** `check` runs `configure` only. @default "deploy" */
+  mode?: "deploy" | "check";
+  /** Aborted with a {@linkcode CancelledError} when a signal cancels the run. */
+  signal?: AbortSignal;
+}
+
+/** Runs the events of one deploy and returns how it ended. It never throws for a failed deploy. */
+export async function runDeploy(
+  events: EventManager,
+  ctx: DeployContext,
+  options: RunDeployOptions = {},
+): Promise<RunResult> {
+  const signal = options.signal;
+  const stage = async (event: Stage) => {
+    // an event without handlers is noise on a CI page, except configure, which asks the provider
+    if (event !== "configure" && events.handlers(event).length === 0) return;
+    const end = ctx.logger.section(event, TITLES[event]);
+    const started = performance.now();
+    let ok = false;
+    try {
+      await events.emit(event, ctx, { signal });
+      if (event === "configure") await learnDeployedCommit(ctx, signal);
+      ok = true;
+    } finally {
+      ctx.timings.push({ event, ms: Math.round(performance.now() - started), ok });
+      end(ok ? "ok" : "failed");
+    }
+  };
+  const ending = async (event: Ending) => {
+    if (events.handlers(event).length === 0) return;
+    const end = ctx.logger.section(event, TITLES[event]);
+    const started = performance.now();
+    await events.emit(event, ctx, { isolate: true });
+    ctx.timings.push({ event, ms: Math.round(performance.now() - started), ok: true });
+    end("ok");
+  };
+  try {
+    await stage("configure");
+    if (options.mode === "check") {
+      ctx.logger.success("Configuration and connection are fine");
+      return { outcome: "succeeded", exitCode: 0 };
+    }
+    if (ctx.deployedBefore === ctx.commit.sha && !ctx.forceDeploy) {
+      ctx.outcome = "skipped";
+      ctx.logger.info(
+        `${ctx.app} already runs ${ctx.commit.shortSha}: nothing to deploy (FORCE_DEPLOY=true deploys anyway)`,
+      );
+      await ending("deploy_skipped");
+      return { outcome: "skipped", exitCode: 0 };
+    }
+    for (const event of STAGES.slice(1)) await stage(event);
+    ctx.outcome = "succeeded";
+    await ending("deploy_succeeded");
+    ctx.logger.success(`Deployed ${ctx.commit.shortSha} to ${ctx.app}`);
+    return { outcome: "succeeded", exitCode: 0 };
+  } catch (error: unknown) {
+    ctx.failure = failureContext(error, ctx.secrets);
+    ctx.outcome = "failed";
+    ctx.logger.error(failureSummary(ctx.failure));
+    await ending("deploy_failed");
+    return { outcome: "failed", exitCode: exitCodeOf(error) };
+  }
+}
+
+async function learnDeployedCommit(ctx: DeployContext, signal?: AbortSignal): Promise<void> {
+  try {
+    ctx.deployedBefore = await ctx.provider.deployedCommit();
+  } catch (error: unknown) {
+    throw new HandlerError("configure", ctx.provider.name, signal?.aborted ? signal.reason : error);
+  }
+}
+
+/** The failure context of an error: where it happened, and the failed command, all masked. */
+export function failureContext(error: unknown, secrets: Secrets): FailureContext {
+  const where = error instanceof HandlerError ? error : undefined;
+  const cause = where ? where.cause : error;
+  const failure: FailureContext = {
+    reason: cause instanceof CancelledError ? "cancelled" : "error",
+    event: where?.event ?? "configure",
+    layer: where?.layer ?? "deploy",
+    message: secrets.mask(errorMessage(cause)),
+    output: [],
+  };
+  const command = findCause(cause, CommandError);
+  if (command) {
+    failure.command = secrets.mask(command.command);
+    failure.exitCode = command.exitCode;
+    failure.output = command.output.map((line) => secrets.mask(line));
+  }
+  return failure;
+}
+
+function failureSummary(failure: FailureContext): string {
+  const head = failure.reason === "cancelled"
+    ? `Cancelled during ${failure.event} (${failure.layer})`
+    : `${failure.layer} failed during ${failure.event}: ${failure.message}`;
+  return failure.command && !failure.message.includes(failure.command)
+    ? `${head}\ncommand: ${failure.command} (exit code ${failure.exitCode})`
+    : head;
+}
+
+function exitCodeOf(error: unknown): number {
+  const cause = error instanceof HandlerError ? error.cause : error;
+  if (cause instanceof CancelledError) return cause.signal === "SIGINT" ? 130 : 143;
+  if (findCause(cause, ConfigError)) return 2;
+  return 1;
+}
+
+// deno-lint-ignore no-explicit-any
+function findCause<T>(error: unknown, type: new (...args: any[]) => T): T | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    if (e instanceof type) return e;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return undefined;
+}

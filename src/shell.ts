@@ -1,0 +1,170 @@
+/**
+ * The shell concern: every external command runs through a {@linkcode Shell}. Commands are argument
+ * arrays (dax escapes each one), their output streams into the logger line by line, and a failure
+ * carries the masked command text, its exit code and the tail of its output.
+ *
+ * @module
+ */
+import { CommandBuilder, KillController } from "dax";
+import { CommandError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import type { Secrets } from "./secrets.ts";
+
+/** How many output lines a failure keeps. */
+export const TAIL_LINES = 20;
+
+/** Options of {@linkcode Shell.run}. */
+export interface RunOptions {
+  /** Extra environment variables for the command. @default none */
+  env?: Record<string, string>;
+  /** Working directory. @default the current one */
+  cwd?: string;
+  /** Text written to the command's stdin. @default no stdin */
+  stdin?: string;
+  /** Logger that receives the command line and each output line. @default quiet */
+  logger?: Logger;
+  /** Text that stands for the command in logs and errors. @default the quoted argv */
+  display?: string;
+  /** Return a non-zero exit instead of throwing {@linkcode CommandError}. @default false */
+  noThrow?: boolean;
+  /** Kill the command after this many milliseconds. @default no limit */
+  timeoutMs?: number;
+  /**
+   * Send stdout and stderr to /dev/null: for a command that leaves a background process holding
+   * them (ssh -f), whose pipes would otherwise never close. @default false
+   */
+  discardOutput?: boolean;
+}
+
+/** What a finished command left. */
+export interface CommandOutput {
+  /** Exit code (128 + signal number when killed). */
+  code: number;
+  /** Everything it wrote to stdout. */
+  stdout: string;
+  /** Everything it wrote to stderr. */
+  stderr: string;
+  /** Its last output lines (stdout and stderr, in order), masked. */
+  tail: string[];
+}
+
+/** Runs external commands. Tests hand in a recording one. */
+export interface Shell {
+  /** Runs `cmd` (an argument array, never a shell string). */
+  run(cmd: readonly string[], options?: RunOptions): Promise<CommandOutput>;
+  /** Kills the commands running now; commands started later run normally. */
+  cancel(): void;
+}
+
+/** Options of {@linkcode createShell}. */
+export interface ShellOptions {
+  /** Secrets to mask in command text and output. */
+  secrets: Secrets;
+}
+
+/** Quotes one argument for display the way a POSIX shell would read it back. */
+export function quoteArg(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** The display text of an argument array. */
+export function commandText(cmd: readonly string[]): string {
+  return cmd.map(quoteArg).join(" ");
+}
+
+/** Creates the dax-backed shell. */
+export function createShell(options: ShellOptions): Shell {
+  let killer = new KillController();
+  const { secrets } = options;
+  return {
+    cancel() {
+      killer.kill("SIGTERM");
+      killer = new KillController();
+    },
+    async run(cmd, runOptions = {}) {
+      const display = secrets.mask(runOptions.display ?? commandText(cmd));
+      runOptions.logger?.command(display);
+      const tail = new Tail(TAIL_LINES);
+      const out = new LineStream((line) => {
+        tail.push(secrets.mask(line));
+        runOptions.logger?.output(line);
+      });
+      const err = new LineStream((line) => {
+        tail.push(secrets.mask(line));
+        runOptions.logger?.output(line);
+      });
+      let builder = new CommandBuilder()
+        .command([...cmd])
+        .noThrow()
+        .printCommand(false)
+        .signal(killer.signal)
+        .env(runOptions.env ?? {});
+      builder = runOptions.discardOutput
+        ? builder.stdout("null").stderr("null")
+        : builder.stdout(out.writable).stderr(err.writable);
+      if (runOptions.cwd) builder = builder.cwd(runOptions.cwd);
+      builder = runOptions.stdin === undefined
+        ? builder.stdin("null")
+        : builder.stdinText(runOptions.stdin);
+      if (runOptions.timeoutMs) builder = builder.timeout(runOptions.timeoutMs);
+      const result = await builder;
+      out.flush();
+      err.flush();
+      const output = { code: result.code, stdout: out.text, stderr: err.text, tail: tail.lines() };
+      if (result.code !== 0 && !runOptions.noThrow) {
+        throw new CommandError(`Command failed with exit code ${result.code}: ${display}`, {
+          command: display,
+          exitCode: result.code,
+          output: output.tail,
+        });
+      }
+      return output;
+    },
+  };
+}
+
+/** Keeps the last `size` lines. */
+class Tail {
+  #lines: string[] = [];
+  constructor(readonly size: number) {}
+  push(line: string) {
+    this.#lines.push(line);
+    if (this.#lines.length > this.size) this.#lines.shift();
+  }
+  lines(): string[] {
+    return [...this.#lines];
+  }
+}
+
+/** A byte sink that collects text and calls back once per complete line. */
+class LineStream {
+  text = "";
+  #pending = "";
+  #decoder = new TextDecoder();
+  readonly writable: WritableStream<Uint8Array>;
+
+  constructor(readonly onLine: (line: string) => void) {
+    this.writable = new WritableStream({ write: (chunk) => this.#take(chunk) });
+  }
+
+  #take(chunk: Uint8Array) {
+    const text = this.#decoder.decode(chunk, { stream: true });
+    this.text += text;
+    const parts = (this.#pending + text).split("\n");
+    this.#pending = parts.pop() ?? "";
+    for (const part of parts) this.#emit(part);
+  }
+
+  #emit(raw: string) {
+    // a carriage return redraws the line (progress counters): keep only what it ends with
+    // git pads "remote:" lines with blanks to overwrite what was there
+    const line = (raw.replace(/\r$/, "").split("\r").pop() ?? "").trimEnd();
+    this.onLine(line);
+  }
+
+  flush() {
+    if (this.#pending) this.#emit(this.#pending);
+    this.#pending = "";
+  }
+}

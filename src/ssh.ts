@@ -1,0 +1,201 @@
+/**
+ * The SSH concern: the deploy key, host-key trust, and one multiplexed connection per run, shared
+ * by every ssh and git command.
+ *
+ * The key (text, base64 text, or a path as GitLab "File" variables give) is written with mode 0600
+ * into a private temporary directory, which also holds known_hosts and the ControlMaster socket,
+ * and which is removed on every exit.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import type { Shell } from "./shell.ts";
+import { variable } from "./variables.ts";
+
+/** The SSH variables, for the layers that reach a server over SSH. */
+export const sshVariables = {
+  SSH_PRIVATE_KEY: variable(z.string().optional(), {
+    description: "Deploy key: the key text, the key text in base64, or a path to the key file",
+    secret: true,
+  }),
+  SSH_KNOWN_HOSTS: variable(z.string().optional(), {
+    description: "known_hosts lines for the server; turns on strict host-key checking",
+    example: "dokku.example.com ssh-ed25519 AAAA...",
+  }),
+} as const;
+
+/** Where to connect. */
+export interface SshTarget {
+  /** Login user. */
+  user: string;
+  /** Host name or address. */
+  host: string;
+  /** TCP port. */
+  port: number;
+}
+
+/** Options of {@linkcode openSsh}. */
+export interface SshOptions {
+  /** SSH_PRIVATE_KEY: text, base64 text or a path; unset means the user's own agent and config. */
+  privateKey?: string;
+  /** SSH_KNOWN_HOSTS: known_hosts lines; unset means trust on first use. */
+  knownHosts?: string;
+  /** Seconds to wait for the TCP connection. @default 15 */
+  connectTimeout?: number;
+}
+
+/** Resolves SSH_PRIVATE_KEY to key text. Throws {@linkcode ConfigError} when it is none of the forms. */
+export async function resolvePrivateKey(value: string): Promise<string> {
+  const normalize = (text: string) => text.replace(/\r\n/g, "\n").trim() + "\n";
+  const trimmed = value.trim();
+  if (trimmed.startsWith("-----BEGIN")) return normalize(trimmed);
+  if (!trimmed.includes("\n") && trimmed.length < 4096) {
+    try {
+      const text = await Deno.readTextFile(trimmed);
+      if (text.trim().startsWith("-----BEGIN")) return normalize(text);
+      throw new ConfigError(`SSH_PRIVATE_KEY: the file it names does not hold a private key`);
+    } catch (error: unknown) {
+      if (error instanceof ConfigError) throw error;
+    }
+  }
+  try {
+    const decoded = new TextDecoder().decode(
+      Uint8Array.from(atob(trimmed.replace(/\s+/g, "")), (c) => c.charCodeAt(0)),
+    );
+    if (decoded.trim().startsWith("-----BEGIN")) return normalize(decoded);
+  } catch {
+    // not base64: fall through to the error
+  }
+  throw new ConfigError(
+    "SSH_PRIVATE_KEY: expected the key text (-----BEGIN ...), the key text in base64, or a path to a key file",
+  );
+}
+
+/** One run's SSH setup. Dispose it (or call {@linkcode SshSession.close}) when the run ends. */
+export class SshSession {
+  /** The private temporary directory. */
+  readonly dir: string;
+  readonly #args: string[];
+  readonly #shell: Shell;
+  readonly #trustOnFirstUse: boolean;
+  readonly #knownHostsFile: string | undefined;
+  #masters = new Set<string>();
+
+  private constructor(dir: string, args: string[], shell: Shell, tofu: boolean, knownHosts?: string) {
+    this.dir = dir;
+    this.#args = args;
+    this.#shell = shell;
+    this.#trustOnFirstUse = tofu;
+    this.#knownHostsFile = knownHosts;
+  }
+
+  /** Prepares the private directory, the key and host-key trust. */
+  static async open(shell: Shell, options: SshOptions): Promise<SshSession> {
+    const key = options.privateKey ? await resolvePrivateKey(options.privateKey) : undefined;
+    const dir = await Deno.makeTempDir({ prefix: "deploy-ssh-" });
+    await Deno.chmod(dir, 0o700);
+    const args = [
+      "-o", `ConnectTimeout=${options.connectTimeout ?? 15}`,
+      "-o", "ServerAliveInterval=30",
+      // one connection per run: every ssh and git command goes through this socket
+      "-o", `ControlPath=${dir}/cm-%C`,
+    ];
+    let knownHostsFile: string | undefined;
+    if (key) {
+      const keyFile = `${dir}/id`;
+      await Deno.writeTextFile(keyFile, key, { mode: 0o600 });
+      args.push("-i", keyFile, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes");
+    }
+    if (options.knownHosts) {
+      knownHostsFile = `${dir}/known_hosts`;
+      await Deno.writeTextFile(knownHostsFile, options.knownHosts.trim() + "\n", { mode: 0o600 });
+      args.push("-o", `UserKnownHostsFile=${knownHostsFile}`, "-o", "StrictHostKeyChecking=yes");
+    } else if (key) {
+      // CI without SSH_KNOWN_HOSTS: trust on first use, in a file of this run only
+      knownHostsFile = `${dir}/known_hosts`;
+      args.push("-o", `UserKnownHostsFile=${knownHostsFile}`, "-o", "StrictHostKeyChecking=accept-new");
+    } else {
+      args.push("-o", "StrictHostKeyChecking=accept-new");
+    }
+    return new SshSession(dir, args, shell, !options.knownHosts && key !== undefined, knownHostsFile);
+  }
+
+  /** The ssh options of this session, to put before the destination. */
+  options(target: SshTarget): string[] {
+    return [...this.#args, "-p", String(target.port)];
+  }
+
+  /** The argv of `ssh` running `command` (one string, as the server's shell or forced command reads it). */
+  command(target: SshTarget, command: string): string[] {
+    return ["ssh", ...this.options(target), "-o", "ControlMaster=no", `${target.user}@${target.host}`, command];
+  }
+
+  /** GIT_SSH_COMMAND for git commands of this session. */
+  gitSshCommand(): string {
+    // git runs this through a shell: quote every word
+    return ["ssh", ...this.#args, "-o", "ControlMaster=no"].map((a) => `'${a.replaceAll("'", `'"'"'`)}'`).join(" ");
+  }
+
+  /**
+   * Opens the shared connection (the ControlMaster) in the background. Later commands reuse it.
+   * Connection errors are thrown with ssh's own message.
+   */
+  async connect(target: SshTarget, logger?: Logger): Promise<void> {
+    const destination = `${target.user}@${target.host}`;
+    // -f backgrounds the master after authentication; its stdio must not be our pipes, or the
+    // command would not end until the master does
+    const result = await this.#shell.run([
+      "ssh", ...this.options(target),
+      "-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-f", "-N", "-E", `${this.dir}/master.log`,
+      destination,
+    ], { noThrow: true, discardOutput: true });
+    if (result.code !== 0) {
+      const log = await Deno.readTextFile(`${this.dir}/master.log`).catch(() => "");
+      const reason = log.trim().split("\n").filter(Boolean).pop() ?? `ssh exited with ${result.code}`;
+      throw new ConfigError(`Cannot connect to ${destination} port ${target.port}: ${reason}`);
+    }
+    this.#masters.add(JSON.stringify(target));
+    if (this.#trustOnFirstUse && this.#knownHostsFile && logger) {
+      const fingerprint = await this.#fingerprint(target);
+      logger.warn(
+        `SSH_KNOWN_HOSTS is not set: trusting ${target.host}'s host key on first use (${fingerprint}). ` +
+          "Set SSH_KNOWN_HOSTS to check it",
+      );
+    }
+  }
+
+  /** Closes the shared connections and removes the private directory. */
+  async close(): Promise<void> {
+    for (const entry of this.#masters) {
+      const target = JSON.parse(entry) as SshTarget;
+      await this.#shell.run(
+        ["ssh", ...this.options(target), "-O", "exit", `${target.user}@${target.host}`],
+        { noThrow: true },
+      );
+    }
+    this.#masters.clear();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+
+  /** Removes the private directory synchronously (for a second signal, when nothing can wait). */
+  removeNow(): void {
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  }
+
+  async #fingerprint(target: SshTarget): Promise<string> {
+    const host = target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
+    const { stdout } = await this.#shell.run(
+      ["ssh-keygen", "-l", "-F", host, "-f", this.#knownHostsFile!],
+      { noThrow: true },
+    );
+    // "[host]:port ED25519 SHA256:..."
+    const match = stdout.match(/^\S+ (\S+) (SHA256:\S+)/m);
+    return match ? `${match[1]} ${match[2]}` : "fingerprint unknown";
+  }
+}
