@@ -65,7 +65,9 @@ export function ciFromEnv(env: Readonly<Record<string, string | undefined>>): Ci
 /** The web page of a commit, when the project's page is known. */
 export function commitUrl(ci: CiInfo, sha: string): string | undefined {
   if (!ci.projectUrl) return undefined;
-  return ci.system === "gitlab" ? `${ci.projectUrl}/-/commit/${sha}` : `${ci.projectUrl}/commit/${sha}`;
+  return ci.system === "gitlab"
+    ? `${ci.projectUrl}/-/commit/${sha}`
+    : `${ci.projectUrl}/commit/${sha}`;
 }
 
 function prune(info: CiInfo): CiInfo {

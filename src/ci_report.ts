@@ -16,21 +16,37 @@ export interface CiReportIo {
 }
 
 /** Writes the GitHub Actions summary, outputs and annotation; does nothing elsewhere. */
-export async function writeCiReport(ctx: DeployContext, result: RunResult, io: CiReportIo): Promise<void> {
+export async function writeCiReport(
+  ctx: DeployContext,
+  result: RunResult,
+  io: CiReportIo,
+): Promise<void> {
   if (!io.env.GITHUB_ACTIONS) return;
   const mask = (text: string) => ctx.secrets.mask(text);
   if (result.outcome === "failed" && ctx.failure) {
     const failure = ctx.failure;
-    const what = failure.command ? `${failure.command} exited with ${failure.exitCode}` : failure.message;
-    io.write(mask(`::error title=deploy failed in ${failure.event} (${failure.layer})::${escapeData(what)}\n`));
+    const what = failure.command
+      ? `${failure.command} exited with ${failure.exitCode}`
+      : failure.message;
+    io.write(
+      mask(
+        `::error title=deploy failed in ${failure.event} (${failure.layer})::${escapeData(what)}\n`,
+      ),
+    );
   }
   if (io.env.GITHUB_OUTPUT) {
-    const outputs = { status: result.outcome, sha: ctx.commit.sha, release: ctx.release ?? ctx.commit.shortSha };
+    const outputs = {
+      status: result.outcome,
+      sha: ctx.commit.sha,
+      release: ctx.release ?? ctx.commit.shortSha,
+    };
     const text = Object.entries(outputs).map(([k, v]) => `${k}=${v}\n`).join("");
     await Deno.writeTextFile(io.env.GITHUB_OUTPUT, mask(text), { append: true });
   }
   if (io.env.GITHUB_STEP_SUMMARY) {
-    await Deno.writeTextFile(io.env.GITHUB_STEP_SUMMARY, mask(stepSummary(ctx, result)), { append: true });
+    await Deno.writeTextFile(io.env.GITHUB_STEP_SUMMARY, mask(stepSummary(ctx, result)), {
+      append: true,
+    });
   }
 }
 
@@ -49,9 +65,17 @@ export function stepSummary(ctx: DeployContext, result: RunResult): string {
     `| Outcome | ${result.outcome} |`,
     `| Duration | ${seconds(Date.now() - ctx.startedAt)} |`,
   ];
-  if (ctx.failure) lines.push(`| Failed | ${escapeCell(`${ctx.failure.event} (${ctx.failure.layer}): ${ctx.failure.message}`)} |`);
+  if (ctx.failure) {
+    lines.push(
+      `| Failed | ${
+        escapeCell(`${ctx.failure.event} (${ctx.failure.layer}): ${ctx.failure.message}`)
+      } |`,
+    );
+  }
   lines.push("", "| Event | Time |", "| --- | --- |");
-  for (const timing of ctx.timings) lines.push(`| ${timing.event}${timing.ok ? "" : " (failed)"} | ${seconds(timing.ms)} |`);
+  for (const timing of ctx.timings) {
+    lines.push(`| ${timing.event}${timing.ok ? "" : " (failed)"} | ${seconds(timing.ms)} |`);
+  }
   return lines.join("\n") + "\n\n";
 }
 

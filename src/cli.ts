@@ -33,14 +33,18 @@ export function parseCommandLine(
   const withRunOptions = (command: Command) =>
     command
       .addOption(new Option("--provider <name>", "where to deploy (DEPLOY_PROVIDER)"))
-      .addOption(new Option("--layers <list>", "force layers on or off, as in DEPLOY_LAYERS=rails,-sentry"))
+      .addOption(
+        new Option("--layers <list>", "force layers on or off, as in DEPLOY_LAYERS=rails,-sentry"),
+      )
       .addOption(new Option("--environment <name>", "environment name (DEPLOY_ENVIRONMENT)"))
       .addOption(new Option("--force", "deploy even when the app runs this commit (FORCE_DEPLOY)"))
       .addOption(new Option("--force-push", "push with --force (FORCE_PUSH)"))
       .addOption(new Option("--config <path>", "settings file (default: deploy.yml when present)"))
       .addOption(new Option("--log-format <format>", "text or json (DEPLOY_LOG_FORMAT)"));
   const program = withRunOptions(new Command("deploy"))
-    .description("Deploys the current commit to Dokku or Heroku, with the layers its variables enable")
+    .description(
+      "Deploys the current commit to Dokku or Heroku, with the layers its variables enable",
+    )
     .version(VERSION, "-V, --version", "print the version")
     .configureOutput({ writeOut: options.write, writeErr: options.writeError })
     .exitOverride()
@@ -51,15 +55,21 @@ export function parseCommandLine(
     .action((flags) => {
       invocation = { kind: "run", command: "deploy", flags };
     });
-  for (const [name, description] of [
-    ["plan", "print the enabled layers and each event's handlers in run order, touching no server"],
-    ["check", "run configure only: check the variables and the connection"],
-  ] as const) {
+  for (
+    const [name, description] of [
+      [
+        "plan",
+        "print the enabled layers and each event's handlers in run order, touching no server",
+      ],
+      ["check", "run configure only: check the variables and the connection"],
+    ] as const
+  ) {
     program.addCommand(
       withRunOptions(new Command(name)).description(description).exitOverride()
         .configureOutput({ writeOut: options.write, writeErr: options.writeError })
         .action((flags) => {
-          invocation = { kind: "run", command: name, flags };
+          // `deploy --provider x plan` and `deploy plan --provider x` mean the same
+          invocation = { kind: "run", command: name, flags: { ...program.opts(), ...flags } };
         }),
     );
   }
@@ -67,7 +77,9 @@ export function parseCommandLine(
     program.parse([...args], { from: "user" });
   } catch (error: unknown) {
     if (error instanceof CommanderError) {
-      const ok = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code);
+      const ok = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(
+        error.code,
+      );
       return { kind: "exit", code: ok ? 0 : 2 };
     }
     throw error;

@@ -13,7 +13,7 @@ import { EVENTS } from "./context.ts";
 import { CancelledError, ConfigError } from "./errors.ts";
 import { currentBranch, readCommit } from "./git.ts";
 import type { Runtime } from "./layer.ts";
-import { createLogger, type LogFormat, type Logger } from "./logger.ts";
+import { createLogger, type LogFormat, type Logger, shouldUseColor } from "./logger.ts";
 import { type AnyLayer, type Plan, planRun } from "./plan.ts";
 import { runDeploy, setUpLayers } from "./runner.ts";
 import { Secrets } from "./secrets.ts";
@@ -70,13 +70,14 @@ export async function runCommand(
     secrets,
     write: io.write,
     format,
-    color: format === "text" && colorWanted(io),
+    color: format === "text" && shouldUseColor(io.isTerminal, io.env),
     folding: io.env.GITLAB_CI ? "gitlab" : io.env.GITHUB_ACTIONS ? "github" : "none",
   });
   const plan = await loadPlan(flags, layers, io, secrets);
   const controller = new AbortController();
   const shell = createShell({ secrets });
   const cleanups: (() => void | Promise<void>)[] = [];
+  const cleanupsNow: (() => void)[] = [];
   const runtime: Runtime = {
     shell,
     logger,
@@ -84,7 +85,10 @@ export async function runCommand(
     cwd: io.cwd,
     env: io.env,
     signal: controller.signal,
-    defer: (cleanup) => cleanups.push(cleanup),
+    defer: (cleanup, now) => {
+      cleanups.push(cleanup);
+      if (now) cleanupsNow.push(now);
+    },
     fetch: globalThis.fetch,
   };
   const { events, provider } = await setUpLayers(plan, runtime);
@@ -92,16 +96,20 @@ export async function runCommand(
     printPlan(plan, events.handlers.bind(events), io.write);
     return 0;
   }
-  const stopSignals = io.handleSignals ? onSignals(controller, shell, logger, io) : () => {};
+  const stopSignals = io.handleSignals
+    ? onSignals({ controller, shell, logger, io, cleanupsNow })
+    : () => {};
   try {
     const ci = ciFromEnv(io.env);
-    const commit = await readCommit(ci.sha ?? "HEAD", { shell, cwd: io.cwd }).catch((error: unknown) => {
-      throw new ConfigError(
-        `Cannot read the commit to deploy in ${io.cwd}: ${
-          error instanceof Error ? error.message : error
-        }; run deploy inside the app's git repository`,
-      );
-    });
+    const commit = await readCommit(ci.sha ?? "HEAD", { shell, cwd: io.cwd }).catch(
+      (error: unknown) => {
+        throw new ConfigError(
+          `Cannot read the commit to deploy in ${io.cwd}: ${
+            error instanceof Error ? error.message : error
+          }; run deploy inside the app's git repository`,
+        );
+      },
+    );
     commit.ref = ci.ref ?? await currentBranch({ shell, cwd: io.cwd });
     if (ci.title) commit.title = ci.title;
     const ctx: DeployContext = {
@@ -123,7 +131,10 @@ export async function runCommand(
       `deploy: ${ctx.commit.shortSha} "${ctx.commit.title}" to ${ctx.app} (${ctx.environment}) on ${provider.name}` +
         `, layers: ${plan.layers.map((l) => l.name).join(", ")}`,
     );
-    const result = await runDeploy(events, ctx, { mode: command === "check" ? "check" : "deploy", signal: controller.signal });
+    const result = await runDeploy(events, ctx, {
+      mode: command === "check" ? "check" : "deploy",
+      signal: controller.signal,
+    });
     logger.outcome({
       status: result.outcome,
       exit_code: result.exitCode,
@@ -133,7 +144,9 @@ export async function runCommand(
       duration_ms: Date.now() - ctx.startedAt,
       ...(ctx.failure ? { failure: ctx.failure } : {}),
     });
-    if (command === "deploy") await writeCiReport(ctx, result, { env: io.env, write: io.write }).catch(() => {});
+    if (command === "deploy") {
+      await writeCiReport(ctx, result, { env: io.env, write: io.write }).catch(() => {});
+    }
     return result.exitCode;
   } finally {
     stopSignals();
@@ -142,7 +155,12 @@ export async function runCommand(
 }
 
 /** Reads deploy.yml and the environment, and plans the layers: exits 2 on any problem. */
-async function loadPlan(flags: CommandFlags, layers: readonly AnyLayer[], io: Io, secrets: Secrets): Promise<Plan> {
+async function loadPlan(
+  flags: CommandFlags,
+  layers: readonly AnyLayer[],
+  io: Io,
+  secrets: Secrets,
+): Promise<Plan> {
   const flagVars: Record<string, string | undefined> = {
     DEPLOY_PROVIDER: flags.provider,
     DEPLOY_LAYERS: flags.layers,
@@ -170,7 +188,8 @@ async function loadPlan(flags: CommandFlags, layers: readonly AnyLayer[], io: Io
       name: path,
       known,
       secrets: secretNames,
-      environment: flags.environment ?? (io.env.DEPLOY_ENVIRONMENT || io.env.CI_ENVIRONMENT_NAME || undefined),
+      environment: flags.environment ??
+        (io.env.DEPLOY_ENVIRONMENT || io.env.CI_ENVIRONMENT_NAME || undefined),
     });
   }
   const settings = mergeSettings({ flags: flagVars, env: io.env, file });
@@ -180,34 +199,54 @@ async function loadPlan(flags: CommandFlags, layers: readonly AnyLayer[], io: Io
 function logFormat(value: string | undefined): LogFormat {
   if (value === undefined || value === "" || value === "text") return "text";
   if (value === "json") return "json";
-  throw new ConfigError(`--log-format (DEPLOY_LOG_FORMAT): expected text or json, found "${value}"`);
+  throw new ConfigError(
+    `--log-format (DEPLOY_LOG_FORMAT): expected text or json, found "${value}"`,
+  );
 }
 
-function colorWanted(io: Io): boolean {
-  if (io.env.NO_COLOR) return false;
-  const force = io.env.FORCE_COLOR;
-  if (force !== undefined && force !== "0" && force !== "false") return true;
-  return io.isTerminal;
-}
-
-function printPlan(plan: Plan, handlers: (event: EventName) => { layer: string; priority: number; description: string; soft: boolean }[], write: (text: string) => void) {
-  const lines = [`Provider: ${plan.provider.name}`, `Layers: ${plan.layers.map((l) => `${l.name} (${l.kind})`).join(", ")}`, ""];
+function printPlan(
+  plan: Plan,
+  handlers: (
+    event: EventName,
+  ) => { layer: string; priority: number; description: string; soft: boolean }[],
+  write: (text: string) => void,
+) {
+  const lines = [
+    `Provider: ${plan.provider.name}`,
+    `Layers: ${plan.layers.map((l) => `${l.name} (${l.kind})`).join(", ")}`,
+    "",
+  ];
   for (const event of EVENTS) {
     const list = handlers(event);
     lines.push(`${event}${list.length ? "" : ": (no handlers)"}`);
     for (const h of list) {
-      lines.push(`  ${String(h.priority).padStart(4)}  ${h.layer}: ${h.description}${h.soft ? " (soft)" : ""}`);
+      lines.push(
+        `  ${String(h.priority).padStart(4)}  ${h.layer}: ${h.description}${
+          h.soft ? " (soft)" : ""
+        }`,
+      );
     }
   }
   write(lines.join("\n") + "\n");
 }
 
-/** Cancels the run on the first SIGINT/SIGTERM; a second one exits at once. */
-function onSignals(controller: AbortController, shell: { cancel(): void }, logger: Logger, io: Io): () => void {
+interface SignalTargets {
+  controller: AbortController;
+  shell: { cancel(): void };
+  logger: Logger;
+  io: Io;
+  cleanupsNow: (() => void)[];
+}
+
+/** Cancels the run on the first SIGINT/SIGTERM; a second one cleans up what it can and exits. */
+function onSignals({ controller, shell, logger, io, cleanupsNow }: SignalTargets): () => void {
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const listeners = signals.map((signal) => {
     const listener = () => {
-      if (controller.signal.aborted) io.exit(signal === "SIGINT" ? 130 : 143);
+      if (controller.signal.aborted) {
+        for (const cleanup of cleanupsNow) cleanup();
+        io.exit(signal === "SIGINT" ? 130 : 143);
+      }
       logger.warn(`Received ${signal}: stopping the running command, then running deploy_failed`);
       controller.abort(new CancelledError(signal));
       shell.cancel();

@@ -72,10 +72,14 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
       if (!NAME.test(key)) {
         problems.push(`${where}: "${key}": expected a variable name such as APP_NAME`);
       } else if (options.secrets.has(key)) {
-        problems.push(`${where}: ${key} is a secret: set it as a CI variable, not in the repository`);
+        problems.push(
+          `${where}: ${key} is a secret: set it as a CI variable, not in the repository`,
+        );
       } else if (!options.known.has(key)) {
         problems.push(`${where}: unknown setting ${key}`);
-      } else if (!isScalar(pair.value) || pair.value.value === null || typeof pair.value.value === "object") {
+      } else if (
+        !isScalar(pair.value) || pair.value.value === null || typeof pair.value.value === "object"
+      ) {
         problems.push(`${where}: ${key}: expected a string, number or boolean`);
       } else {
         settings.values[key] = String(pair.value.value);

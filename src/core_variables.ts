@@ -18,11 +18,13 @@ export const coreVariables = z.object({
     example: "-rails",
   }),
   DEPLOY_ENVIRONMENT: variable(z.string().optional(), {
-    description: "Environment name for notifications (default: CI_ENVIRONMENT_NAME, else production)",
+    description:
+      "Environment name for notifications (default: CI_ENVIRONMENT_NAME, else production)",
     example: "staging",
   }),
   FORCE_DEPLOY: flag({
-    description: "Deploy even when the app already runs this commit (Dokku rebuilds, Heroku restarts)",
+    description:
+      "Deploy even when the app already runs this commit (Dokku rebuilds, Heroku restarts)",
   }),
   FORCE_PUSH: flag({ description: "Push with --force when the server's branch has diverged" }),
 });

@@ -18,7 +18,9 @@ export class ConfigError extends Error {
     super(
       list.length === 1
         ? list[0]!
-        : `Invalid configuration (${list.length} problems):\n${list.map((p) => `  - ${p}`).join("\n")}`,
+        : `Invalid configuration (${list.length} problems):\n${
+          list.map((p) => `  - ${p}`).join("\n")
+        }`,
       options,
     );
     this.problems = list;

@@ -91,10 +91,16 @@ export class EventManager {
         const cancelled = options.signal?.aborted ?? false;
         // once cancelled, even a soft handler's error stops the stage
         if (options.isolate || (registration.soft && !cancelled)) {
-          logger.warn(`${registration.layer}: ${registration.description} failed: ${errorMessage(error)}`);
+          logger.warn(
+            `${registration.layer}: ${registration.description} failed: ${errorMessage(error)}`,
+          );
           continue;
         }
-        throw new HandlerError(event, registration.layer, cancelled ? options.signal!.reason : error);
+        throw new HandlerError(
+          event,
+          registration.layer,
+          cancelled ? options.signal!.reason : error,
+        );
       }
     }
   }

@@ -22,7 +22,11 @@ export interface GitOptions {
 }
 
 /** The sha of `ref` on the remote at `url`, or null when the remote has no such ref. */
-export async function lsRemote(url: string, ref: string, options: GitOptions): Promise<string | null> {
+export async function lsRemote(
+  url: string,
+  ref: string,
+  options: GitOptions,
+): Promise<string | null> {
   const { stdout } = await git(["ls-remote", url, ref], { ...options, logger: undefined });
   const line = stdout.split("\n").find((l) => l.endsWith(`\t${ref}`));
   return line?.split("\t")[0] ?? null;
@@ -55,10 +59,17 @@ const DEEPEN_STEPS = [50, 500, 5000];
 export async function push(options: PushOptions): Promise<void> {
   const shallow = await isShallow(options);
   if (shallow && options.remoteSha) await deepenUntil(options.remoteSha, options);
-  const args = ["push", ...(options.force ? ["--force"] : []), options.url, `${options.sha}:refs/heads/${options.branch}`];
+  const args = [
+    "push",
+    ...(options.force ? ["--force"] : []),
+    options.url,
+    `${options.sha}:refs/heads/${options.branch}`,
+  ];
   let result = await git(args, { ...options, noThrow: true });
   if (result.code !== 0 && shallow && /shallow update not allowed/.test(result.output)) {
-    options.logger?.info("The server lacks this clone's history: fetching all of it, then pushing again");
+    options.logger?.info(
+      "The server lacks this clone's history: fetching all of it, then pushing again",
+    );
     await git(["fetch", "--unshallow", "--quiet", await fetchRemote(options)], options);
     result = await git(args, { ...options, noThrow: true });
   }
@@ -66,7 +77,9 @@ export async function push(options: PushOptions): Promise<void> {
   if (/\[rejected\].*\((fetch first|non-fast-forward)\)/.test(result.output)) {
     const variable = options.forceVariable ?? "FORCE_PUSH";
     throw new DeployError(
-      `The server's ${options.branch} branch has commits that ${options.sha.slice(0, 7)} does not contain ` +
+      `The server's ${options.branch} branch has commits that ${
+        options.sha.slice(0, 7)
+      } does not contain ` +
         `(non-fast-forward). Deploy a commit that contains them, or set ${variable}=true to overwrite them`,
       { cause: result.error },
     );
@@ -83,13 +96,19 @@ export async function readCommit(rev: string, options: GitOptions): Promise<Comm
 
 /** The branch checked out, or undefined on a detached HEAD. */
 export async function currentBranch(options: GitOptions): Promise<string | undefined> {
-  const { stdout } = await git(["rev-parse", "--abbrev-ref", "HEAD"], { ...options, noThrow: true });
+  const { stdout } = await git(["rev-parse", "--abbrev-ref", "HEAD"], {
+    ...options,
+    noThrow: true,
+  });
   const branch = stdout.trim();
   return branch && branch !== "HEAD" ? branch : undefined;
 }
 
 async function isShallow(options: GitOptions): Promise<boolean> {
-  const { stdout } = await git(["rev-parse", "--is-shallow-repository"], { ...options, logger: undefined });
+  const { stdout } = await git(["rev-parse", "--is-shallow-repository"], {
+    ...options,
+    logger: undefined,
+  });
   return stdout.trim() === "true";
 }
 
@@ -106,7 +125,9 @@ async function deepenUntil(sha: string, options: GitOptions): Promise<void> {
   if (await hasCommit(sha, options)) return;
   const remote = await fetchRemote(options);
   for (const depth of DEEPEN_STEPS) {
-    options.logger?.info(`Shallow clone: fetching ${depth} more commits to reach the deployed ${sha.slice(0, 7)}`);
+    options.logger?.info(
+      `Shallow clone: fetching ${depth} more commits to reach the deployed ${sha.slice(0, 7)}`,
+    );
     await git(["fetch", "--quiet", `--deepen=${depth}`, remote], options);
     if (await hasCommit(sha, options)) return;
   }
@@ -132,7 +153,10 @@ interface GitResult {
   error: CommandError;
 }
 
-async function git(args: string[], options: GitOptions & { noThrow?: boolean }): Promise<GitResult> {
+async function git(
+  args: string[],
+  options: GitOptions & { noThrow?: boolean },
+): Promise<GitResult> {
   const result = await options.shell.run(["git", ...args], {
     cwd: options.cwd,
     env: { GIT_TERMINAL_PROMPT: "0", ...options.env },

@@ -28,7 +28,9 @@ export function variablesHelp(layers: readonly AnyLayer[]): string {
   for (const layer of layers) {
     sections.push(section(`${layer.name} (${layer.kind}): ${layer.description}`, layer.variables));
   }
-  return `Variables (flags beat env, env beats deploy.yml, deploy.yml beats defaults):\n${sections.join("\n")}`;
+  return `Variables (flags beat env, env beats deploy.yml, deploy.yml beats defaults):\n${
+    sections.join("\n")
+  }`;
 }
 
 function section(title: string, schema: VariablesSchema): string {

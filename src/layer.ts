@@ -54,8 +54,11 @@ export interface Runtime {
   env: Readonly<Record<string, string | undefined>>;
   /** Aborted when the run is cancelled. */
   signal: AbortSignal;
-  /** Registers work to do when the run ends, whatever the outcome (remove temp files...). */
-  defer(cleanup: () => void | Promise<void>): void;
+  /**
+   * Registers work to do when the run ends, whatever the outcome (remove temp files...). `now` is
+   * the synchronous part that still runs when a second signal ends the process at once.
+   */
+  defer(cleanup: () => void | Promise<void>, now?: () => void): void;
   /** The HTTP client. @default globalThis.fetch */
   fetch: typeof fetch;
 }

@@ -40,7 +40,10 @@ export interface LoggerOptions {
 }
 
 /** Whether to colour output: never with NO_COLOR, always with FORCE_COLOR, else on a terminal. */
-export function shouldUseColor(isTerminal: boolean, env: Record<string, string | undefined>): boolean {
+export function shouldUseColor(
+  isTerminal: boolean,
+  env: Record<string, string | undefined>,
+): boolean {
   if (env.NO_COLOR) return false;
   const force = env.FORCE_COLOR;
   if (force !== undefined && force !== "0" && force !== "false") return true;

@@ -25,7 +25,11 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
       return 1;
     }
     // not a user's mistake: a bug, so the stack helps whoever reports it
-    io.writeError(`deploy: internal error: ${errorMessage(error)}\n${error instanceof Error ? error.stack : ""}\n`);
+    io.writeError(
+      `deploy: internal error: ${errorMessage(error)}\n${
+        error instanceof Error ? error.stack : ""
+      }\n`,
+    );
     return 1;
   }
 }

@@ -74,7 +74,9 @@ export async function planRun(
   const provider = providers.find((l) => l.name === providerName);
   const names = providers.map((l) => l.name).join(", ");
   if (!providerName) problems.push(`DEPLOY_PROVIDER is required: expected one of ${names}`);
-  else if (!provider) problems.push(`DEPLOY_PROVIDER: expected one of ${names}, found "${providerName}"`);
+  else if (!provider) {
+    problems.push(`DEPLOY_PROVIDER: expected one of ${names}, found "${providerName}"`);
+  }
   const switches = parseLayerSwitches(settings.vars.DEPLOY_LAYERS);
   for (const name of [...switches.on, ...switches.off]) {
     const layer = all.find((l) => l.name === name);
@@ -88,7 +90,9 @@ export async function planRun(
   const layers: AnyLayer[] = provider ? [provider] : [];
   for (const layer of all) {
     if (layer.kind === "provider" || switches.off.has(layer.name)) continue;
-    if (switches.on.has(layer.name) || await layer.enabled({ vars: settings.vars, cwd: options.cwd })) {
+    if (
+      switches.on.has(layer.name) || await layer.enabled({ vars: settings.vars, cwd: options.cwd })
+    ) {
       layers.push(layer);
     }
   }

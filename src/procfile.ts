@@ -36,7 +36,9 @@ export function parseProcfile(text: string): Procfile {
 
 /** The process types whose command runs Sidekiq (never `release`). */
 export function sidekiqTypes(procfile: Procfile): string[] {
-  return [...procfile.types].filter(([type, command]) => type !== "release" && SIDEKIQ.test(command))
+  return [...procfile.types].filter(([type, command]) =>
+    type !== "release" && SIDEKIQ.test(command)
+  )
     .map(([type]) => type);
 }
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, DeployError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { Shell } from "./shell.ts";
 import { variable } from "./variables.ts";
@@ -83,7 +83,13 @@ export class SshSession {
   readonly #knownHostsFile: string | undefined;
   #masters = new Set<string>();
 
-  private constructor(dir: string, args: string[], shell: Shell, tofu: boolean, knownHosts?: string) {
+  private constructor(
+    dir: string,
+    args: string[],
+    shell: Shell,
+    tofu: boolean,
+    knownHosts?: string,
+  ) {
     this.dir = dir;
     this.#args = args;
     this.#shell = shell;
@@ -97,10 +103,13 @@ export class SshSession {
     const dir = await Deno.makeTempDir({ prefix: "deploy-ssh-" });
     await Deno.chmod(dir, 0o700);
     const args = [
-      "-o", `ConnectTimeout=${options.connectTimeout ?? 15}`,
-      "-o", "ServerAliveInterval=30",
+      "-o",
+      `ConnectTimeout=${options.connectTimeout ?? 15}`,
+      "-o",
+      "ServerAliveInterval=30",
       // one connection per run: every ssh and git command goes through this socket
-      "-o", `ControlPath=${dir}/cm-%C`,
+      "-o",
+      `ControlPath=${dir}/cm-%C`,
     ];
     let knownHostsFile: string | undefined;
     if (key) {
@@ -115,11 +124,22 @@ export class SshSession {
     } else if (key) {
       // CI without SSH_KNOWN_HOSTS: trust on first use, in a file of this run only
       knownHostsFile = `${dir}/known_hosts`;
-      args.push("-o", `UserKnownHostsFile=${knownHostsFile}`, "-o", "StrictHostKeyChecking=accept-new");
+      args.push(
+        "-o",
+        `UserKnownHostsFile=${knownHostsFile}`,
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+      );
     } else {
       args.push("-o", "StrictHostKeyChecking=accept-new");
     }
-    return new SshSession(dir, args, shell, !options.knownHosts && key !== undefined, knownHostsFile);
+    return new SshSession(
+      dir,
+      args,
+      shell,
+      !options.knownHosts && key !== undefined,
+      knownHostsFile,
+    );
   }
 
   /** The ssh options of this session, to put before the destination. */
@@ -129,13 +149,22 @@ export class SshSession {
 
   /** The argv of `ssh` running `command` (one string, as the server's shell or forced command reads it). */
   command(target: SshTarget, command: string): string[] {
-    return ["ssh", ...this.options(target), "-o", "ControlMaster=no", `${target.user}@${target.host}`, command];
+    return [
+      "ssh",
+      ...this.options(target),
+      "-o",
+      "ControlMaster=no",
+      `${target.user}@${target.host}`,
+      command,
+    ];
   }
 
   /** GIT_SSH_COMMAND for git commands of this session. */
   gitSshCommand(): string {
     // git runs this through a shell: quote every word
-    return ["ssh", ...this.#args, "-o", "ControlMaster=no"].map((a) => `'${a.replaceAll("'", `'"'"'`)}'`).join(" ");
+    return ["ssh", ...this.#args, "-o", "ControlMaster=no"].map((a) =>
+      `'${a.replaceAll("'", `'"'"'`)}'`
+    ).join(" ");
   }
 
   /**
@@ -147,14 +176,28 @@ export class SshSession {
     // -f backgrounds the master after authentication; its stdio must not be our pipes, or the
     // command would not end until the master does
     const result = await this.#shell.run([
-      "ssh", ...this.options(target),
-      "-o", "ControlMaster=yes", "-o", "ControlPersist=300", "-f", "-N", "-E", `${this.dir}/master.log`,
+      "ssh",
+      ...this.options(target),
+      "-o",
+      "ControlMaster=yes",
+      "-o",
+      "ControlPersist=120",
+      "-f",
+      "-N",
+      "-E",
+      `${this.dir}/master.log`,
       destination,
     ], { noThrow: true, discardOutput: true });
     if (result.code !== 0) {
       const log = await Deno.readTextFile(`${this.dir}/master.log`).catch(() => "");
-      const reason = log.trim().split("\n").filter(Boolean).pop() ?? `ssh exited with ${result.code}`;
-      throw new ConfigError(`Cannot connect to ${destination} port ${target.port}: ${reason}`);
+      const reason = log.trim().split("\n").filter(Boolean).pop() ??
+        `ssh exited with ${result.code}`;
+      const message = `Cannot connect to ${destination} port ${target.port}: ${reason}`;
+      // a refused key or host key is the user's to fix; a server that does not answer may not be
+      if (/Permission denied|Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(log)) {
+        throw new ConfigError(`${message} (check SSH_PRIVATE_KEY and SSH_KNOWN_HOSTS)`);
+      }
+      throw new DeployError(message);
     }
     this.#masters.add(JSON.stringify(target));
     if (this.#trustOnFirstUse && this.#knownHostsFile && logger) {

@@ -33,7 +33,10 @@ const variables = z.object({
     z.string({ error: "expected [user@]host[:port]" })
       .refine((v) => parseDokkuHost(v) !== null, { error: "expected [user@]host[:port]" })
       .transform((v) => parseDokkuHost(v)!),
-    { description: "The Dokku server, as [user@]host[:port] (user dokku, port 22 by default)", example: "dokku@dokku.example.com" },
+    {
+      description: "The Dokku server, as [user@]host[:port] (user dokku, port 22 by default)",
+      example: "dokku@dokku.example.com",
+    },
   ),
   APP_NAME: variable(
     z.string({ error: "expected the Dokku app's name" }).regex(DOKKU_APP_NAME, {
@@ -41,9 +44,12 @@ const variables = z.object({
     }),
     { description: "The app on the Dokku server", example: "shop" },
   ),
-  DOKKU_BRANCH: variable(z.string().regex(/^[\w./-]+$/, { error: "expected a branch name" }).default("master"), {
-    description: "The branch Dokku deploys from",
-  }),
+  DOKKU_BRANCH: variable(
+    z.string().regex(/^[\w./-]+$/, { error: "expected a branch name" }).default("master"),
+    {
+      description: "The branch Dokku deploys from",
+    },
+  ),
   ...sshVariables,
 });
 
@@ -56,7 +62,9 @@ export default defineLayer({
   setup({ config, core, on, runtime }) {
     const target = config.DOKKU_HOST;
     const app = config.APP_NAME;
-    const url = `ssh://${target.user}@${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}/${app}`;
+    const url = `ssh://${target.user}@${
+      target.host.includes(":") ? `[${target.host}]` : target.host
+    }:${target.port}/${app}`;
     let session: SshSession | undefined;
     const ssh = async () => {
       if (!session) {
@@ -65,31 +73,44 @@ export default defineLayer({
           knownHosts: config.SSH_KNOWN_HOSTS,
         });
         const opened = session;
-        runtime.defer(() => opened.close());
+        runtime.defer(() => opened.close(), () => opened.removeNow());
       }
       return session;
     };
     const gitEnv = async () => ({ GIT_SSH_COMMAND: (await ssh()).gitSshCommand() });
     // Dokku splits a non-git command with xargs quoting rules: quote each argument to come back whole
-    const dokku = async (args: string[], options: { logger?: typeof runtime.logger; noThrow?: boolean; timeoutMs?: number } = {}) =>
+    const dokku = async (
+      args: string[],
+      options: { logger?: typeof runtime.logger; noThrow?: boolean; timeoutMs?: number } = {},
+    ) =>
       runtime.shell.run((await ssh()).command(target, xargsQuote(args)), {
         ...options,
         display: `dokku ${commandText(args)}`,
       });
 
-    on("configure", { priority: 10, description: "connect and check the Dokku version" }, async (ctx) => {
-      await (await ssh()).connect(target, ctx.logger);
-      const { stdout } = await dokku(["version"]);
-      ctx.logger.info(`Server is using dokku version ${stdout.trim().replace(/^dokku version\s*/i, "")}`);
-    });
+    on(
+      "configure",
+      { priority: 10, description: "connect and check the Dokku version" },
+      async (ctx) => {
+        await (await ssh()).connect(target, ctx.logger);
+        const { stdout } = await dokku(["version"]);
+        ctx.logger.info(
+          `Server is using dokku version ${stdout.trim().replace(/^dokku version\s*/i, "")}`,
+        );
+      },
+    );
 
     on("deploy", { priority: 100, description: `push the commit to ${app}` }, async (ctx) => {
       if (ctx.deployedBefore === ctx.commit.sha) {
-        ctx.logger.info(`${app} already runs ${ctx.commit.shortSha}; FORCE_DEPLOY=true: rebuilding it`);
+        ctx.logger.info(
+          `${app} already runs ${ctx.commit.shortSha}; FORCE_DEPLOY=true: rebuilding it`,
+        );
         await dokku(["ps:rebuild", app], { logger: ctx.logger });
         return;
       }
-      ctx.logger.info(`Pushing ${ctx.commit.shortSha} to ${target.host} (${app}, branch ${config.DOKKU_BRANCH})`);
+      ctx.logger.info(
+        `Pushing ${ctx.commit.shortSha} to ${target.host} (${app}, branch ${config.DOKKU_BRANCH})`,
+      );
       await push({
         shell: runtime.shell,
         cwd: runtime.cwd,
@@ -115,7 +136,9 @@ export default defineLayer({
           });
         } catch (error: unknown) {
           // a new app: Dokku creates it on the first push
-          if (error instanceof CommandError && error.output.some((l) => /does not exist/.test(l))) return null;
+          if (error instanceof CommandError && error.output.some((l) => /does not exist/.test(l))) {
+            return null;
+          }
           throw error;
         }
       },
