@@ -6,6 +6,24 @@
  */
 import type { AnyLayer } from "../src/plan.ts";
 import dokku from "./providers/dokku.ts";
+import heroku from "./providers/heroku.ts";
+import rails from "./applications/rails.ts";
+import sentry from "./third_parties/sentry.ts";
+import mattermost from "./notifiers/mattermost.ts";
+import slack from "./notifiers/slack.ts";
+import discord from "./notifiers/discord.ts";
+import teams from "./notifiers/teams.ts";
+import webhook from "./notifiers/webhook.ts";
 
 /** All layers. */
-export const LAYERS: readonly AnyLayer[] = [dokku];
+export const LAYERS: readonly AnyLayer[] = [
+  dokku,
+  heroku,
+  rails,
+  sentry,
+  mattermost,
+  slack,
+  discord,
+  teams,
+  webhook,
+];

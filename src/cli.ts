@@ -66,6 +66,7 @@ export function parseCommandLine(
   ) {
     program.addCommand(
       withRunOptions(new Command(name)).description(description).exitOverride()
+        .showHelpAfterError("(run deploy --help for usage)")
         .configureOutput({ writeOut: options.write, writeErr: options.writeError })
         .action((flags) => {
           // `deploy --provider x plan` and `deploy plan --provider x` mean the same

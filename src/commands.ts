@@ -13,7 +13,7 @@ import { EVENTS } from "./context.ts";
 import { CancelledError, ConfigError } from "./errors.ts";
 import { currentBranch, readCommit } from "./git.ts";
 import type { Runtime } from "./layer.ts";
-import { createLogger, type LogFormat, type Logger, shouldUseColor } from "./logger.ts";
+import { createLogger, type Logger, shouldUseColor } from "./logger.ts";
 import { type AnyLayer, type Plan, planRun } from "./plan.ts";
 import { runDeploy, setUpLayers } from "./runner.ts";
 import { Secrets } from "./secrets.ts";
@@ -65,15 +65,16 @@ export async function runCommand(
   io: Io,
 ): Promise<number> {
   const secrets = new Secrets();
-  const format = logFormat(flags.logFormat ?? io.env.DEPLOY_LOG_FORMAT);
+  const plan = await loadPlan(flags, layers, io, secrets);
+  const format = plan.core.DEPLOY_LOG_FORMAT;
   const logger = createLogger({
     secrets,
     write: io.write,
     format,
     color: format === "text" && shouldUseColor(io.isTerminal, io.env),
+    terminal: io.isTerminal,
     folding: io.env.GITLAB_CI ? "gitlab" : io.env.GITHUB_ACTIONS ? "github" : "none",
   });
-  const plan = await loadPlan(flags, layers, io, secrets);
   const controller = new AbortController();
   const shell = createShell({ secrets });
   const cleanups: (() => void | Promise<void>)[] = [];
@@ -150,7 +151,13 @@ export async function runCommand(
     return result.exitCode;
   } finally {
     stopSignals();
-    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // a failed cleanup must not keep the others from running
+      }
+    }
   }
 }
 
@@ -167,6 +174,7 @@ async function loadPlan(
     DEPLOY_ENVIRONMENT: flags.environment,
     FORCE_DEPLOY: flags.force ? "true" : undefined,
     FORCE_PUSH: flags.forcePush ? "true" : undefined,
+    DEPLOY_LOG_FORMAT: flags.logFormat,
   };
   const known = new Set<string>(Object.keys(coreVariables.shape));
   const secretNames = new Set<string>();
@@ -194,14 +202,6 @@ async function loadPlan(
   }
   const settings = mergeSettings({ flags: flagVars, env: io.env, file });
   return await planRun(layers, settings, { cwd: io.cwd, secrets });
-}
-
-function logFormat(value: string | undefined): LogFormat {
-  if (value === undefined || value === "" || value === "text") return "text";
-  if (value === "json") return "json";
-  throw new ConfigError(
-    `--log-format (DEPLOY_LOG_FORMAT): expected text or json, found "${value}"`,
-  );
 }
 
 function printPlan(

@@ -7,7 +7,7 @@
  */
 import type { z } from "zod";
 import { ConfigError } from "./errors.ts";
-import { MASK } from "./secrets.ts";
+import { MASK, maskUrlPasswords } from "./secrets.ts";
 import { isSecret, type VariablesSchema } from "./variables.ts";
 
 /** Settings merged from their sources, with where each came from. */
@@ -55,6 +55,7 @@ export function mergeSettings(sources: SettingSources): MergedSettings {
 export function validateVariables<S extends VariablesSchema>(
   schema: S,
   settings: MergedSettings,
+  mask: (text: string) => string = maskUrlPasswords,
 ): { config: z.output<S>; problems: [] } | { config?: undefined; problems: string[] } {
   const input: Record<string, string> = {};
   for (const name of Object.keys(schema.shape)) {
@@ -68,7 +69,8 @@ export function validateVariables<S extends VariablesSchema>(
     const value = input[name];
     const origin = settings.origins[name] ? ` (${settings.origins[name]})` : "";
     if (value === undefined) return `${name} is required${origin}: ${expected(issue.message)}`;
-    const found = isSecret(schema, name) ? MASK : JSON.stringify(value);
+    // a value that is not declared secret can still hold one (a password inside a URL)
+    const found = isSecret(schema, name) ? MASK : JSON.stringify(mask(value));
     return `${name}${origin}: ${expected(issue.message)}, found ${found}`;
   });
   return { problems };
@@ -81,5 +83,5 @@ export function assertNoProblems(problems: readonly string[]): void {
 
 // zod's own messages read "Invalid input: expected string, received undefined"
 function expected(message: string): string {
-  return message.replace(/^Invalid input: /, "").replace(/, received \w+$/, "");
+  return message.replace(/^Invalid (input|option): /, "").replace(/, received \w+$/, "");
 }

@@ -43,7 +43,8 @@ const NAME = /^[A-Z][A-Z0-9_]*$/;
 export function parseConfigFile(text: string, options: ParseConfigFileOptions): FileSettings {
   const name = options.name ?? "deploy.yml";
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // the failsafe schema keeps every scalar as written: 1.10 stays "1.10", 007 stays "007"
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, schema: "failsafe" });
   const at = (offset: number | undefined) =>
     `${name}:${offset === undefined ? 1 : lines.linePos(offset).line}`;
   const problems = doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split("\n")[0]}`);
@@ -53,7 +54,9 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
   if (!isMap(doc.contents)) {
     throw new ConfigError(`${at(doc.contents.range?.[0])}: expected a mapping of VARIABLE: value`);
   }
-  const take = (map: unknown, overlay: boolean) => {
+  // every overlay is checked, and the chosen one applies after the top level, wherever it stands
+  const overlays: unknown[] = [];
+  const take = (map: unknown, apply: boolean, overlay: boolean) => {
     if (!isMap(map)) return;
     for (const pair of map.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : "";
@@ -63,10 +66,11 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
           problems.push(`${where}: environments: expected a mapping of environment names`);
           continue;
         }
-        const env = pair.value.items.find((p) =>
-          isScalar(p.key) && String(p.key.value) === options.environment
-        );
-        if (env) take(env.value, true);
+        for (const env of pair.value.items) {
+          const chosen = isScalar(env.key) && String(env.key.value) === options.environment;
+          if (chosen) overlays.push(env.value);
+          else take(env.value, false, true);
+        }
         continue;
       }
       if (!NAME.test(key)) {
@@ -78,16 +82,17 @@ export function parseConfigFile(text: string, options: ParseConfigFileOptions): 
       } else if (!options.known.has(key)) {
         problems.push(`${where}: unknown setting ${key}`);
       } else if (
-        !isScalar(pair.value) || pair.value.value === null || typeof pair.value.value === "object"
+        !isScalar(pair.value) || typeof pair.value.value !== "string" || pair.value.value === ""
       ) {
         problems.push(`${where}: ${key}: expected a string, number or boolean`);
-      } else {
-        settings.values[key] = String(pair.value.value);
+      } else if (apply) {
+        settings.values[key] = pair.value.value;
         settings.locations[key] = where;
       }
     }
   };
-  take(doc.contents, false);
+  take(doc.contents, true, false);
+  for (const overlay of overlays) take(overlay, true, true);
   if (problems.length) throw new ConfigError(problems);
   return settings;
 }

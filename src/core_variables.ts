@@ -27,6 +27,10 @@ export const coreVariables = z.object({
       "Deploy even when the app already runs this commit (Dokku rebuilds, Heroku restarts)",
   }),
   FORCE_PUSH: flag({ description: "Push with --force when the server's branch has diverged" }),
+  DEPLOY_LOG_FORMAT: variable(
+    z.enum(["text", "json"], { error: "expected text or json" }).default("text"),
+    { description: "Log format: text, or json with one object per line (--log-format)" },
+  ),
 });
 
 /** The validated run-wide settings. */

@@ -84,7 +84,13 @@ export class EventManager {
       }
       const logger = ctx.logger.indent();
       logger.info(`${registration.layer}: ${registration.description}`);
-      const view: DeployContext = { ...ctx, logger: logger.indent() };
+      // the handler's logger is indented under its line; everything else, reads and writes
+      // (ctx.release = "v42"), goes to the one context
+      const indented = logger.indent();
+      const view = new Proxy(ctx, {
+        get: (target, key, receiver) =>
+          key === "logger" ? indented : Reflect.get(target, key, receiver),
+      });
       try {
         await registration.handler(view);
       } catch (error: unknown) {

@@ -5,7 +5,7 @@
  */
 
 // a gem in the lock file's specs (4 spaces: `    rails (7.1.3)`) or dependencies (2: `  rails!`)
-const RAILS = /^(?: {4}(?:rails|railties) \(|  (?:rails|railties)(?: |!|$))/m;
+const RAILS = /^(?: {4}(?:rails|railties) \(| {2}(?:rails|railties)(?: |!|$))/m;
 
 /** Whether a Gemfile.lock's text lists the `rails` (or `railties`) gem. */
 export function listsRails(lockText: string): boolean {

@@ -57,8 +57,12 @@ const DEEPEN_STEPS = [50, 500, 5000];
  * rejection names FORCE_PUSH.
  */
 export async function push(options: PushOptions): Promise<void> {
-  const shallow = await isShallow(options);
-  if (shallow && options.remoteSha) await deepenUntil(options.remoteSha, options);
+  if (await isShallow(options)) {
+    if (options.remoteSha) await deepenUntil(options.remoteSha, options);
+    // a server without any of this history needs all of it: a shallow push would be refused there,
+    // after Dokku had built it once already
+    else await unshallow(options);
+  }
   const args = [
     "push",
     ...(options.force ? ["--force"] : []),
@@ -66,11 +70,12 @@ export async function push(options: PushOptions): Promise<void> {
     `${options.sha}:refs/heads/${options.branch}`,
   ];
   let result = await git(args, { ...options, noThrow: true });
-  if (result.code !== 0 && shallow && /shallow update not allowed/.test(result.output)) {
-    options.logger?.info(
-      "The server lacks this clone's history: fetching all of it, then pushing again",
-    );
-    await git(["fetch", "--unshallow", "--quiet", await fetchRemote(options)], options);
+  // the server lacked more history than its branch showed (a ref deleted under it)
+  if (
+    result.code !== 0 && /shallow update not allowed/.test(result.output) &&
+    await isShallow(options)
+  ) {
+    await unshallow(options);
     result = await git(args, { ...options, noThrow: true });
   }
   if (result.code === 0) return;
@@ -112,6 +117,14 @@ async function isShallow(options: GitOptions): Promise<boolean> {
   return stdout.trim() === "true";
 }
 
+async function unshallow(options: GitOptions): Promise<void> {
+  options.logger?.info("Shallow clone: the server lacks this history, fetching all of it");
+  await git(
+    ["fetch", "--unshallow", "--quiet", await fetchRemote(options)],
+    originOptions(options),
+  );
+}
+
 async function hasCommit(sha: string, options: GitOptions): Promise<boolean> {
   const { code } = await git(["cat-file", "-e", `${sha}^{commit}`], {
     ...options,
@@ -128,10 +141,15 @@ async function deepenUntil(sha: string, options: GitOptions): Promise<void> {
     options.logger?.info(
       `Shallow clone: fetching ${depth} more commits to reach the deployed ${sha.slice(0, 7)}`,
     );
-    await git(["fetch", "--quiet", `--deepen=${depth}`, remote], options);
+    await git(["fetch", "--quiet", `--deepen=${depth}`, remote], originOptions(options));
     if (await hasCommit(sha, options)) return;
   }
   // not in this history at all: the push will say whether that is a diverged branch
+}
+
+// history comes from the clone's own remote, which the provider's SSH key or credentials are not for
+function originOptions(options: GitOptions): GitOptions {
+  return { ...options, env: undefined };
 }
 
 async function fetchRemote(options: GitOptions): Promise<string> {

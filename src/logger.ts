@@ -33,6 +33,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Whether to colour the text format. @default {@linkcode shouldUseColor} for stdout */
   color?: boolean;
+  /** Whether the output is a terminal; elsewhere cursor and line-clearing codes are removed. @default stdout's */
+  terminal?: boolean;
   /** CI system whose folding markers to write. @default none */
   folding?: "gitlab" | "github" | "none";
   /** Clock for section timestamps (GitLab wants unix seconds). @default Date.now */
@@ -61,9 +63,17 @@ const ANSI = {
 } as const;
 
 /** Removes cursor-control, line-clearing and colour codes (as dax's progress output writes them). */
-export function stripControlCodes(text: string): string {
+export function stripControlCodes(text: string, options: { keepColor?: boolean } = {}): string {
+  // a carriage return redraws the line (progress counters): what follows the last one is what shows
+  const redrawn = text.split("\n").map((line) => line.replace(/^[^]*\r(?=[^\r]+\r?$)/, "")).join(
+    "\n",
+  );
   // deno-lint-ignore no-control-regex
-  return text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\r(?!\n)/g, "");
+  const codes = /\x1b\[([0-9;?]*)([ -/]*)([@-~])|\x1b[@-Z\\-_]|\r(?!\n)/g;
+  return redrawn.replace(
+    codes,
+    (code, _params, _mid, final) => options.keepColor && final === "m" ? code : "",
+  );
 }
 
 /** A logger with a current indentation. Child loggers share the sink and the secrets. */
@@ -153,20 +163,30 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.format === "json") {
     return new Logger({
       mask,
-      write: (record) => write(mask(JSON.stringify(cleanRecord(record))) + "\n"),
+      write: (record) => write(JSON.stringify(cleanRecord(record, mask)) + "\n"),
     });
   }
   const color = options.color ?? shouldUseColor(Deno.stdout.isTerminal(), Deno.env.toObject());
   const render = textRenderer({
     color,
+    terminal: options.terminal ?? Deno.stdout.isTerminal(),
     folding: options.folding ?? "none",
     now: options.now ?? Date.now,
   });
   return new Logger({ mask, write: (record) => write(mask(render(record))) });
 }
 
-function cleanRecord(record: LogRecord): LogRecord {
-  return record.type === "log" ? { ...record, message: stripControlCodes(record.message) } : record;
+function cleanRecord(record: LogRecord, mask: (text: string) => string): LogRecord {
+  // masked before JSON escaping, which would hide a secret holding a quote or a backslash
+  const clean = (value: unknown): unknown =>
+    typeof value === "string"
+      ? mask(stripControlCodes(value))
+      : Array.isArray(value)
+      ? value.map(clean)
+      : value && typeof value === "object"
+      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clean(v)]))
+      : value;
+  return clean(record) as LogRecord;
 }
 
 function writeStdout(text: string): void {
@@ -177,6 +197,7 @@ function writeStdout(text: string): void {
 
 interface TextOptions {
   color: boolean;
+  terminal: boolean;
   folding: "gitlab" | "github" | "none";
   now: () => number;
 }
@@ -190,7 +211,9 @@ function textRenderer(options: TextOptions): (record: LogRecord) => string {
       case "log": {
         const pad = "  ".repeat(record.indent);
         // command output may carry progress codes of its own; a CI page shows them as garbage
-        const text = options.color ? record.message : stripControlCodes(record.message);
+        const text = options.terminal
+          ? record.message
+          : stripControlCodes(record.message, { keepColor: options.color });
         switch (record.level) {
           case "info":
             return `${pad}${text}\n`;

@@ -235,7 +235,10 @@ export function facts(message: Notification, markup: Markup): Fact[] {
     if (failure.exitCode !== undefined) {
       list.push({ title: "Exit code", value: String(failure.exitCode ?? "killed"), short: true });
     }
-    list.push({ title: "Error", value: escape(failure.message), short: false });
+    // "Command failed with exit code 1: CMD" says nothing the two facts above do not
+    if (failure.command === undefined || !failure.message.includes(failure.command)) {
+      list.push({ title: "Error", value: escape(failure.message), short: false });
+    }
   }
   return list;
 }

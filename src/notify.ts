@@ -20,9 +20,11 @@
  */
 import { z } from "zod";
 import type { DeployContext, EventName } from "./context.ts";
+import type { On } from "./event_manager.ts";
 import { defineLayer, type Layer, type Runtime } from "./layer.ts";
 import type { Logger } from "./logger.ts";
 import { buildNotification, type Notification, type NotificationKind } from "./notification.ts";
+import { createHttpClient, HttpError } from "./http.ts";
 import { variable, type VariablesSchema } from "./variables.ts";
 import { VERSION } from "./version.ts";
 
@@ -41,7 +43,7 @@ export const notifyVariables = z.object({
     z.string().regex(/^[0-5]$/, { error: "expected a whole number from 0 to 5" }).transform(Number)
       .default(2),
     {
-      description: "Retries of a notification that failed with a network error, 429 or 5xx",
+      description: "Retries of a notification answered with 429 or 5xx",
       example: "1",
     },
   ),
@@ -53,7 +55,7 @@ export interface DeliveryOptions {
   timeoutMs?: number;
   /** Retries after the first attempt. @default 2 */
   retries?: number;
-  /** Delay before the first retry; it doubles each time. @default 500 ms */
+  /** Delay before the first retry; it doubles each time (with jitter). @default 500 ms */
   backoffMs?: number;
   /** The HTTP client. @default globalThis.fetch */
   fetch?: typeof fetch;
@@ -67,8 +69,10 @@ export class NotificationError extends Error {
 }
 
 /**
- * POSTs `payload` as JSON to `url`, retrying network errors, timeouts, 429 and 5xx. Throws a
- * {@linkcode NotificationError} naming `label` and what went wrong, never the URL.
+ * POSTs `payload` as JSON to `url` with the shared HTTP client: 429 and 5xx answers are retried
+ * `retries` times, each attempt is limited to `timeoutMs`. A POST that timed out or lost its
+ * connection is not repeated, since the service may have posted it already. Throws a
+ * {@linkcode NotificationError} naming `label`, never the URL (whose path is the webhook's secret).
  */
 export async function deliver(
   label: string,
@@ -77,51 +81,32 @@ export async function deliver(
   options: DeliveryOptions = {},
 ): Promise<void> {
   const { timeoutMs = 10_000, retries = 2, backoffMs = 500 } = options;
-  const send = options.fetch ?? globalThis.fetch;
-  const body = JSON.stringify(payload);
-  let problem = "";
-  for (let attempt = 0; attempt <= retries; attempt++) {
-    if (attempt > 0) await sleep(backoffMs * 2 ** (attempt - 1));
-    const timeout = AbortSignal.timeout(timeoutMs);
-    try {
-      const response = await send(url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "user-agent": `deploy/${VERSION}`,
-          ...options.headers,
-        },
-        body,
-        signal: timeout,
-      });
-      // read the body, so that the connection is released; never show it (it may echo the URL)
-      await response.body?.cancel();
-      if (response.ok) return;
-      problem = `HTTP ${response.status}`;
-      if (response.status !== 429 && response.status < 500) break;
-    } catch (e: unknown) {
-      // a fetch error's message contains the URL: say what kind of failure it was, nothing more
-      problem = timeout.aborted
-        ? `no answer within ${formatSeconds(timeoutMs)}`
-        : `connection failed (${e instanceof Error ? e.name : "error"})`;
-    }
+  const client = createHttpClient({
+    service: label,
+    timeoutMs,
+    retry: {
+      attempts: retries + 1,
+      baseDelayMs: backoffMs,
+      totalMs: timeoutMs * (retries + 1) * 2,
+    },
+    headers: { "user-agent": `deploy/${VERSION}`, ...options.headers },
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  let response: Response;
+  try {
+    // "notification" stands for the request in every message: the URL must not appear
+    response = await client.raw("POST", url, { body: payload, display: "notification" });
+  } catch (e: unknown) {
+    throw new NotificationError(
+      e instanceof HttpError ? e.message : `${label} notification failed`,
+      { cause: e },
+    );
   }
-  const attempts = retries + 1;
-  throw new NotificationError(
-    `${label} notification failed: ${problem}${
-      problem.startsWith("HTTP 4") && problem !== "HTTP 429"
-        ? ""
-        : ` after ${attempts} attempt${attempts === 1 ? "" : "s"}`
-    }`,
-  );
-}
-
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))}s`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  // the body is never shown (a service may echo the URL); cancelling it frees the connection
+  await response.body?.cancel();
+  if (!response.ok) {
+    throw new NotificationError(`${label} notification failed with ${response.status}`);
+  }
 }
 
 /** When each message goes, and at which priority. */
@@ -202,7 +187,6 @@ export function defineNotifier<S extends VariablesSchema>(
               ...(spec.headers ? { headers: spec.headers(message) } : {}),
             }),
           );
-          ctx.logger.info(`${spec.label}: sending`);
         });
         outbox.waitOn(event, priority + 1);
       }
@@ -215,7 +199,7 @@ class Outbox {
   #pending: { label: string; done: Promise<void> }[] = [];
   #waiting = new Set<EventName>();
 
-  constructor(readonly on: Parameters<Layer["setup"]>[0]["on"]) {}
+  constructor(readonly on: On) {}
 
   add(label: string, done: Promise<void>): void {
     // a rejection is reported by settle(); until then it must not count as unhandled
@@ -242,18 +226,18 @@ class Outbox {
 }
 
 function report(logger: Logger, label: string, result: PromiseSettledResult<void>): void {
-  if (result.status === "fulfilled") logger.info(`${label}: sent`);
-  else {logger.warn(
-      result.reason instanceof NotificationError
-        ? result.reason.message
-        : `${label} notification failed`,
-    );}
+  if (result.status === "fulfilled") {
+    logger.info(`${label}: sent`);
+    return;
+  }
+  const error = result.reason;
+  logger.warn(error instanceof NotificationError ? error.message : `${label} notification failed`);
 }
 
 // one outbox per run, shared by the notifier layers; the run's abort signal identifies the run
 const outboxes = new WeakMap<AbortSignal, Outbox>();
 
-function outboxOf(runtime: Runtime, on: Parameters<Layer["setup"]>[0]["on"]): Outbox {
+function outboxOf(runtime: Runtime, on: On): Outbox {
   let outbox = outboxes.get(runtime.signal);
   if (!outbox) {
     outbox = new Outbox(on);

@@ -67,7 +67,8 @@ export async function planRun(
     }
   }
   const problems: string[] = [];
-  const core = validateVariables(coreVariables, settings);
+  const mask = (text: string) => options.secrets.mask(text);
+  const core = validateVariables(coreVariables, settings, mask);
   problems.push(...core.problems);
   const providers = all.filter((l) => l.kind === "provider");
   const providerName = settings.vars.DEPLOY_PROVIDER;
@@ -78,7 +79,18 @@ export async function planRun(
     problems.push(`DEPLOY_PROVIDER: expected one of ${names}, found "${providerName}"`);
   }
   const switches = parseLayerSwitches(settings.vars.DEPLOY_LAYERS);
+  for (const name of switches.on) {
+    if (switches.off.has(name)) {
+      problems.push(`DEPLOY_LAYERS: "${name}" is switched both on and off`);
+    }
+  }
   for (const name of [...switches.on, ...switches.off]) {
+    if (name === "") {
+      problems.push(
+        `DEPLOY_LAYERS: expected layer names such as rails or -rails, found a lone sign`,
+      );
+      continue;
+    }
     const layer = all.find((l) => l.name === name);
     if (!layer) {
       const others = all.filter((l) => l.kind !== "provider").map((l) => l.name).join(", ");
@@ -98,7 +110,7 @@ export async function planRun(
   }
   const configs: Plan["configs"] = new Map();
   for (const layer of layers) {
-    const result = validateVariables(layer.variables, settings);
+    const result = validateVariables(layer.variables, settings, mask);
     problems.push(...result.problems);
     if (result.config) configs.set(layer.name, result.config);
   }

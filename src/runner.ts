@@ -18,6 +18,7 @@ import type { Runtime } from "./layer.ts";
 import type { Plan } from "./plan.ts";
 import type { Provider } from "./provider.ts";
 import type { Secrets } from "./secrets.ts";
+import { TAIL_LINES } from "./shell.ts";
 
 /** Headings of the events in the log. */
 const TITLES: Record<Stage | Ending, string> = {
@@ -87,6 +88,8 @@ export async function runDeploy(
     try {
       await events.emit(event, ctx, { signal });
       if (event === "configure") await learnDeployedCommit(ctx, signal);
+      // a signal during the stage's last handler still cancels the run
+      if (signal?.aborted) throw new HandlerError(event, "deploy", signal.reason);
       ok = true;
     } finally {
       ctx.timings.push({ event, ms: Math.round(performance.now() - started), ok });
@@ -124,7 +127,8 @@ export async function runDeploy(
     ctx.failure = failureContext(error, ctx.secrets);
     ctx.outcome = "failed";
     ctx.logger.error(failureSummary(ctx.failure));
-    await ending("deploy_failed");
+    // `check` deploys nothing, so there is no failed deploy to announce or undo
+    if (options.mode !== "check") await ending("deploy_failed");
     return { outcome: "failed", exitCode: exitCodeOf(error) };
   }
 }
@@ -152,18 +156,25 @@ export function failureContext(error: unknown, secrets: Secrets): FailureContext
   if (command) {
     failure.command = secrets.mask(command.command);
     failure.exitCode = command.exitCode;
-    failure.output = command.output.map((line) => secrets.mask(line));
+    failure.output = command.output.slice(-TAIL_LINES).map((line) => secrets.mask(line));
   }
   return failure;
 }
 
 function failureSummary(failure: FailureContext): string {
   const head = failure.reason === "cancelled"
-    ? `Cancelled during ${failure.event} (${failure.layer})`
-    : `${failure.layer} failed during ${failure.event}: ${failure.message}`;
+    ? `Deploy failed: ${
+      failure.message.replace(/^C/, "c")
+    } during ${failure.event} (${failure.layer})`
+    : `Deploy failed: ${failure.layer} failed during ${failure.event}: ${failure.message}`;
   return failure.command && !failure.message.includes(failure.command)
-    ? `${head}\ncommand: ${failure.command} (exit code ${failure.exitCode})`
+    ? `${head}\ncommand: ${failure.command}${exitCodeText(failure.exitCode)}`
     : head;
+}
+
+// Heroku's release phase reports no exit code
+function exitCodeText(code: number | null | undefined): string {
+  return code === null || code === undefined ? "" : ` (exit code ${code})`;
 }
 
 function exitCodeOf(error: unknown): number {

@@ -33,7 +33,11 @@ export class Secrets {
     const values = [...this.#values].sort((a, b) => b.length - a.length);
     let masked = text;
     for (const value of values) masked = masked.replaceAll(value, MASK);
-    // a password inside any URL is a secret even when nobody registered it
-    return masked.replace(URL_PASSWORD, `$1${MASK}@`);
+    return maskUrlPasswords(masked);
   }
+}
+
+/** Masks the password of every URL in `text`: a secret even when nobody registered it. */
+export function maskUrlPasswords(text: string): string {
+  return text.replace(URL_PASSWORD, `$1${MASK}@`);
 }

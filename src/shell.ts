@@ -76,11 +76,14 @@ export function commandText(cmd: readonly string[]): string {
 /** Creates the dax-backed shell. */
 export function createShell(options: ShellOptions): Shell {
   let killer = new KillController();
+  let cancelled = Promise.withResolvers<void>();
   const { secrets } = options;
   return {
     cancel() {
       killer.kill("SIGTERM");
+      cancelled.resolve();
       killer = new KillController();
+      cancelled = Promise.withResolvers<void>();
     },
     async run(cmd, runOptions = {}) {
       const display = secrets.mask(runOptions.display ?? commandText(cmd));
@@ -108,7 +111,7 @@ export function createShell(options: ShellOptions): Shell {
         ? builder.stdin("null")
         : builder.stdinText(runOptions.stdin);
       if (runOptions.timeoutMs) builder = builder.timeout(runOptions.timeoutMs);
-      const result = await builder;
+      const result = await untilKilled(builder.spawn(), cancelled.promise);
       out.flush();
       err.flush();
       const output = { code: result.code, stdout: out.text, stderr: err.text, tail: tail.lines() };
@@ -122,6 +125,31 @@ export function createShell(options: ShellOptions): Shell {
       return output;
     },
   };
+}
+
+// after a kill, how long to wait for a command's pipes to close
+const KILL_GRACE_MS = 1_000;
+
+/**
+ * The command's result, or, once cancelled, a killed result after a grace period: a grandchild
+ * (`sh -c 'sleep 9'`, git's ssh) can keep the pipes open after the command itself was killed.
+ */
+async function untilKilled(
+  child: Promise<{ code: number }>,
+  cancelled: Promise<void>,
+): Promise<{ code: number }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const killed = cancelled.then(() =>
+    new Promise<{ code: number }>((resolve) => {
+      timer = setTimeout(() => resolve({ code: 143 }), KILL_GRACE_MS);
+    })
+  );
+  child.catch(() => {});
+  try {
+    return await Promise.race([child, killed]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Keeps the last `size` lines. */

@@ -73,6 +73,18 @@ export async function resolvePrivateKey(value: string): Promise<string> {
   );
 }
 
+// a unix socket path holds at most 104 bytes (macOS), and ssh adds 17 while it creates one
+const MAX_DIR_LENGTH = 40;
+
+/** A 0700 temporary directory short enough for the ControlMaster socket, whatever TMPDIR is. */
+async function privateDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "deploy-ssh-" });
+  if (dir.length <= MAX_DIR_LENGTH) return dir;
+  // macOS's TMPDIR (/var/folders/xx/.../T) is too long: /tmp is there on every Unix
+  await Deno.remove(dir);
+  return await Deno.makeTempDir({ dir: "/tmp", prefix: "deploy-ssh-" });
+}
+
 /** One run's SSH setup. Dispose it (or call {@linkcode SshSession.close}) when the run ends. */
 export class SshSession {
   /** The private temporary directory. */
@@ -100,7 +112,7 @@ export class SshSession {
   /** Prepares the private directory, the key and host-key trust. */
   static async open(shell: Shell, options: SshOptions): Promise<SshSession> {
     const key = options.privateKey ? await resolvePrivateKey(options.privateKey) : undefined;
-    const dir = await Deno.makeTempDir({ prefix: "deploy-ssh-" });
+    const dir = await privateDir();
     await Deno.chmod(dir, 0o700);
     const args = [
       "-o",
@@ -222,8 +234,25 @@ export class SshSession {
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 
-  /** Removes the private directory synchronously (for a second signal, when nothing can wait). */
-  removeNow(): void {
+  /**
+   * Closes the shared connections and removes the private directory synchronously: for a second
+   * signal, when nothing can wait. A master left running would outlive the run by ControlPersist.
+   */
+  closeNow(): void {
+    for (const entry of this.#masters) {
+      const target = JSON.parse(entry) as SshTarget;
+      try {
+        new Deno.Command("ssh", {
+          args: [...this.options(target), "-O", "exit", `${target.user}@${target.host}`],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).outputSync();
+      } catch {
+        // nothing more can be done in a process that is about to exit
+      }
+    }
+    this.#masters.clear();
     try {
       Deno.removeSync(this.dir, { recursive: true });
     } catch {

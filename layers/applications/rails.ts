@@ -96,6 +96,10 @@ export default defineLayer({
     if (config.SIDEKIQ_QUIET_ON_DEPLOY && workers.length > 0) {
       // right after the start message: the old code must not pick up new jobs during the push
       on("pre_deploy", { priority: 20, description: "quiet Sidekiq", soft: true }, async (ctx) => {
+        if (ctx.deployedBefore === null) {
+          ctx.logger.info("The app has no release yet: no Sidekiq runs the old code");
+          return;
+        }
         // quieting cannot be undone: from here on a failed deploy must restart these types
         state(ctx).quieted = [...workers];
         await ctx.provider.run(QUIET_COMMAND, { timeoutMs: 5 * 60_000 });

@@ -11,7 +11,7 @@ import { variable } from "../../src/variables.ts";
 import { VERSION } from "../../src/version.ts";
 
 const variables = z.object({
-  DISCORD_WEBHOOK_URL: variable(z.url({ error: "expected the channel webhook's URL" }).optional(), {
+  DISCORD_WEBHOOK_URL: variable(z.url({ error: "expected the channel webhook's URL" }), {
     description: "Discord webhook URL; turns the Discord notifier on",
     secret: true,
   }),
@@ -47,6 +47,6 @@ export default defineNotifier({
   description: "Posts the start, success, skip and failure of a deploy to Discord",
   variables,
   urlVariable: "DISCORD_WEBHOOK_URL",
-  url: (config) => config.DISCORD_WEBHOOK_URL!,
+  url: (config) => config.DISCORD_WEBHOOK_URL,
   payload: discordPayload,
 });

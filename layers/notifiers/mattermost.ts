@@ -12,7 +12,7 @@ import { VERSION } from "../../src/version.ts";
 
 const variables = z.object({
   MATTERMOST_WEBHOOK_URL: variable(
-    z.url({ error: "expected the incoming webhook's URL" }).optional(),
+    z.url({ error: "expected the incoming webhook's URL" }),
     {
       description: "Mattermost incoming webhook URL; turns the Mattermost notifier on",
       secret: true,
@@ -63,6 +63,6 @@ export default defineNotifier({
   description: "Posts the start, success, skip and failure of a deploy to Mattermost",
   variables,
   urlVariable: "MATTERMOST_WEBHOOK_URL",
-  url: (config) => config.MATTERMOST_WEBHOOK_URL!,
+  url: (config) => config.MATTERMOST_WEBHOOK_URL,
   payload: mattermostPayload,
 });

@@ -9,7 +9,7 @@ import { defineNotifier } from "../../src/notify.ts";
 import { variable } from "../../src/variables.ts";
 
 const variables = z.object({
-  SLACK_WEBHOOK_URL: variable(z.url({ error: "expected the incoming webhook's URL" }).optional(), {
+  SLACK_WEBHOOK_URL: variable(z.url({ error: "expected the incoming webhook's URL" }), {
     description: "Slack incoming webhook URL; turns the Slack notifier on",
     secret: true,
   }),
@@ -59,6 +59,6 @@ export default defineNotifier({
   description: "Posts the start, success, skip and failure of a deploy to Slack",
   variables,
   urlVariable: "SLACK_WEBHOOK_URL",
-  url: (config) => config.SLACK_WEBHOOK_URL!,
+  url: (config) => config.SLACK_WEBHOOK_URL,
   payload: slackPayload,
 });

@@ -17,7 +17,7 @@ import { defineNotifier } from "../../src/notify.ts";
 import { variable } from "../../src/variables.ts";
 
 const variables = z.object({
-  TEAMS_WEBHOOK_URL: variable(z.url({ error: "expected the webhook's URL" }).optional(), {
+  TEAMS_WEBHOOK_URL: variable(z.url({ error: "expected the webhook's URL" }), {
     description: "Microsoft Teams (Workflows) webhook URL; turns the Teams notifier on",
     secret: true,
   }),
@@ -50,7 +50,18 @@ export function teamsPayload(message: Notification): Record<string, unknown> {
     },
   ];
   if (tail) {
-    body.push({ type: "TextBlock", text: tail, fontType: "Monospace", size: "Small", wrap: true });
+    // one block per line: Teams clients differ in how they break a TextBlock's single newlines
+    body.push({
+      type: "Container",
+      items: tail.split("\n").map((line) => ({
+        type: "TextBlock",
+        text: line || " ",
+        fontType: "Monospace",
+        size: "Small",
+        spacing: "None",
+        wrap: true,
+      })),
+    });
   }
   return {
     type: "message",
@@ -77,6 +88,6 @@ export default defineNotifier({
   description: "Posts the start, success, skip and failure of a deploy to Microsoft Teams",
   variables,
   urlVariable: "TEAMS_WEBHOOK_URL",
-  url: (config) => config.TEAMS_WEBHOOK_URL!,
+  url: (config) => config.TEAMS_WEBHOOK_URL,
   payload: teamsPayload,
 });

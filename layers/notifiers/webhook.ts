@@ -11,7 +11,7 @@ import { variable } from "../../src/variables.ts";
 import { VERSION } from "../../src/version.ts";
 
 const variables = z.object({
-  DEPLOY_WEBHOOK_URL: variable(z.url({ error: "expected a URL" }).optional(), {
+  DEPLOY_WEBHOOK_URL: variable(z.url({ error: "expected a URL" }), {
     description: "URL that receives a JSON event (deploy.notification v1) for each message",
     secret: true,
   }),
@@ -65,7 +65,7 @@ export default defineNotifier({
   description: "POSTs a versioned JSON event for the start, success, skip and failure of a deploy",
   variables,
   urlVariable: "DEPLOY_WEBHOOK_URL",
-  url: (config) => config.DEPLOY_WEBHOOK_URL!,
+  url: (config) => config.DEPLOY_WEBHOOK_URL,
   payload: webhookPayload,
   headers: (message) => ({ "x-deploy-event": `deploy.${message.kind}` }),
 });

@@ -73,7 +73,7 @@ export default defineLayer({
           knownHosts: config.SSH_KNOWN_HOSTS,
         });
         const opened = session;
-        runtime.defer(() => opened.close(), () => opened.removeNow());
+        runtime.defer(() => opened.close(), () => opened.closeNow());
       }
       return session;
     };

@@ -180,11 +180,13 @@ async function setUp(
     deployedSha: (app, branch = "master") => revParse(path(`repos/${app}`), `refs/heads/${branch}`),
     repoPath: (app) => path(`repos/${app}`),
     failNextBuild: (message = "") => Deno.writeTextFile(path("fail_next_build"), message),
-    slowNextBuild: (seconds) => {
+    slowNextBuild: async (seconds) => {
       if (!Number.isInteger(seconds) || seconds < 0) {
         throw new TypeError(`Cannot sleep "${seconds}" seconds: expected a whole number`);
       }
-      return Deno.writeTextFile(path("slow_next_build"), String(seconds));
+      // a marker of an earlier slowed build would make buildSleeping() resolve too early
+      await Deno.remove(path("slow_build_started")).catch(() => {});
+      await Deno.writeTextFile(path("slow_next_build"), String(seconds));
     },
     buildSleeping: async (timeoutMs = 10_000) => {
       const deadline = Date.now() + timeoutMs;

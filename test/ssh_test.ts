@@ -1,0 +1,241 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../src/errors.ts";
+import { Secrets } from "../src/secrets.ts";
+import { createShell, type Shell } from "../src/shell.ts";
+import { resolvePrivateKey, SshSession } from "../src/ssh.ts";
+
+const KEY = [
+  "-----BEGIN OPENSSH PRIVATE KEY-----",
+  "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+  "QyNTUxOQAAACBqVjQ1c2VjcmV0LWtleS1saW5lLXR3by10aGF0LWlzLWxvbmc=",
+  "-----END OPENSSH PRIVATE KEY-----",
+  "",
+].join("\n");
+
+/** A shell that records commands and runs none. */
+function recordingShell(): Shell & { ran: string[][] } {
+  const ran: string[][] = [];
+  return {
+    ran,
+    cancel() {},
+    run(cmd) {
+      ran.push([...cmd]);
+      return Promise.resolve({ code: 0, stdout: "", stderr: "", tail: [] });
+    },
+  };
+}
+
+function isConfigError(pattern: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+/** Base64 of a text, wrapped at 76 columns as `base64` writes it. */
+function base64(text: string, wrap = true): string {
+  const encoded = btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+  return wrap ? encoded.replace(/.{76}/g, "$&\n") : encoded;
+}
+
+Deno.test("resolvePrivateKey accepts the key text", async (t) => {
+  await t.step("as is", async () => assert.equal(await resolvePrivateKey(KEY), KEY));
+  await t.step("with CRLF line endings", async () => {
+    assert.equal(await resolvePrivateKey(KEY.replaceAll("\n", "\r\n")), KEY);
+  });
+  await t.step("without its final newline", async () => {
+    assert.equal(await resolvePrivateKey(KEY.trimEnd()), KEY);
+  });
+  await t.step("with blank lines and spaces around it", async () => {
+    assert.equal(await resolvePrivateKey(`\n  ${KEY}\n\n`), KEY);
+  });
+});
+
+Deno.test("resolvePrivateKey accepts the key text in base64", async (t) => {
+  await t.step("on one line", async () => {
+    assert.equal(await resolvePrivateKey(base64(KEY, false)), KEY);
+  });
+  await t.step("wrapped, as base64 writes it", async () => {
+    assert.equal(await resolvePrivateKey(base64(KEY)), KEY);
+  });
+  await t.step("of a key with CRLF and no final newline", async () => {
+    assert.equal(await resolvePrivateKey(base64(KEY.trimEnd().replaceAll("\n", "\r\n"))), KEY);
+  });
+});
+
+Deno.test("resolvePrivateKey accepts a path to the key file, as GitLab File variables give", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step("a key file", async () => {
+      await Deno.writeTextFile(`${dir}/id`, KEY.trimEnd().replaceAll("\n", "\r\n"));
+      assert.equal(await resolvePrivateKey(`${dir}/id`), KEY);
+    });
+    await t.step("a path with a trailing newline", async () => {
+      assert.equal(await resolvePrivateKey(`${dir}/id\n`), KEY);
+    });
+    await t.step("a file that holds no key", async () => {
+      await Deno.writeTextFile(`${dir}/notes`, "hello\n");
+      await assert.rejects(
+        resolvePrivateKey(`${dir}/notes`),
+        isConfigError(/SSH_PRIVATE_KEY: the file it names does not hold a private key/),
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("resolvePrivateKey refuses anything else with a ConfigError that shows no value", async (t) => {
+  const cases = [
+    "not a key at all",
+    "/nonexistent/path/to/key",
+    base64("just some text, not a key"),
+    "%%%%",
+  ];
+  for (const value of cases) {
+    await t.step(JSON.stringify(value.slice(0, 30)), async () => {
+      await assert.rejects(resolvePrivateKey(value), (error: unknown) => {
+        isConfigError(/expected the key text .*base64.*path/)(error);
+        assert.ok(!(error as Error).message.includes(value));
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("SshSession.open writes the key with mode 0600 into a private 0700 directory", async () => {
+  const session = await SshSession.open(recordingShell(), { privateKey: base64(KEY) });
+  try {
+    assert.equal((await Deno.stat(session.dir)).mode! & 0o777, 0o700);
+    const keyFile = `${session.dir}/id`;
+    assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
+    assert.equal(await Deno.readTextFile(keyFile), KEY);
+  } finally {
+    await session.close();
+  }
+});
+
+Deno.test("SshSession.open writes SSH_KNOWN_HOSTS with mode 0600", async () => {
+  const lines = "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample";
+  const session = await SshSession.open(recordingShell(), { privateKey: KEY, knownHosts: lines });
+  try {
+    const file = `${session.dir}/known_hosts`;
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.equal(await Deno.readTextFile(file), `${lines}\n`);
+  } finally {
+    await session.close();
+  }
+});
+
+Deno.test("SshSession.close removes the private directory, and only it", async () => {
+  const outside = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${outside}/id`, KEY);
+    const session = await SshSession.open(recordingShell(), { privateKey: `${outside}/id` });
+    const dir = session.dir;
+    await session.close();
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+    // the user's own key file, which it only read, is still there
+    assert.equal(await Deno.readTextFile(`${outside}/id`), KEY);
+  } finally {
+    await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("SshSession.closeNow removes the private directory synchronously", async () => {
+  const session = await SshSession.open(recordingShell(), { privateKey: KEY });
+  session.closeNow();
+  assert.throws(() => Deno.statSync(session.dir), Deno.errors.NotFound);
+  session.closeNow();
+});
+
+Deno.test("SshSession.open refuses a bad key before it creates anything", async () => {
+  const shell = recordingShell();
+  await assert.rejects(
+    SshSession.open(shell, { privateKey: "garbage" }),
+    isConfigError(/SSH_PRIVATE_KEY/),
+  );
+  assert.deepEqual(shell.ran, []);
+});
+
+/** The configuration ssh would use for `args`, as `ssh -G` prints it (no connection is made). */
+async function sshConfig(gitSshCommand: string): Promise<Map<string, string[]>> {
+  const shell = createShell({ secrets: new Secrets() });
+  // git runs GIT_SSH_COMMAND through a shell, with the destination appended
+  const { stdout } = await shell.run([
+    "sh",
+    "-c",
+    `${gitSshCommand} -G -p 2222 dokku@127.0.0.1`,
+  ], { env: { HOME: "/nonexistent" } });
+  const config = new Map<string, string[]>();
+  for (const line of stdout.split("\n").filter(Boolean)) {
+    const [key, ...rest] = line.split(" ");
+    config.set(key!, [...(config.get(key!) ?? []), rest.join(" ")]);
+  }
+  return config;
+}
+
+Deno.test("SshSession.gitSshCommand is read back by a shell into the session's ssh options", async (t) => {
+  await t.step("with a key and known hosts: strict checking with this run's files", async () => {
+    const session = await SshSession.open(recordingShell(), {
+      privateKey: KEY,
+      knownHosts: "127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+      connectTimeout: 7,
+    });
+    try {
+      const command = session.gitSshCommand();
+      assert.match(command, /^'ssh' /);
+      const config = await sshConfig(command);
+      assert.deepEqual(config.get("identityfile"), [`${session.dir}/id`]);
+      assert.deepEqual(config.get("identitiesonly"), ["yes"]);
+      assert.deepEqual(config.get("batchmode"), ["yes"]);
+      assert.deepEqual(config.get("stricthostkeychecking"), ["true"]);
+      assert.deepEqual(config.get("userknownhostsfile"), [`${session.dir}/known_hosts`]);
+      assert.deepEqual(config.get("connecttimeout"), ["7"]);
+      assert.deepEqual(config.get("controlmaster"), ["false"]);
+      assert.ok(config.get("controlpath")?.[0]?.startsWith(`${session.dir}/cm-`));
+      assert.deepEqual(config.get("port"), ["2222"]);
+    } finally {
+      await session.close();
+    }
+  });
+  await t.step(
+    "with a key and no known hosts: trust on first use, in this run's file",
+    async () => {
+      const session = await SshSession.open(recordingShell(), { privateKey: KEY });
+      try {
+        const config = await sshConfig(session.gitSshCommand());
+        assert.deepEqual(config.get("stricthostkeychecking"), ["accept-new"]);
+        assert.deepEqual(config.get("userknownhostsfile"), [`${session.dir}/known_hosts`]);
+      } finally {
+        await session.close();
+      }
+    },
+  );
+  await t.step("without a key: the user's own identities", async () => {
+    const session = await SshSession.open(recordingShell(), {});
+    try {
+      assert.ok(!session.gitSshCommand().includes("IdentitiesOnly"));
+      const config = await sshConfig(session.gitSshCommand());
+      assert.deepEqual(config.get("batchmode"), ["no"]);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+Deno.test("SshSession.command puts the options before the destination and the command last", async () => {
+  const session = await SshSession.open(recordingShell(), { privateKey: KEY });
+  try {
+    const argv = session.command({ user: "dokku", host: "127.0.0.1", port: 2222 }, "version");
+    assert.equal(argv[0], "ssh");
+    assert.deepEqual(argv.slice(-2), ["dokku@127.0.0.1", "version"]);
+    const port = argv.indexOf("-p");
+    assert.equal(argv[port + 1], "2222");
+    assert.ok(argv.includes(`ControlPath=${session.dir}/cm-%C`));
+    assert.ok(argv.includes("ControlMaster=no"));
+  } finally {
+    await session.close();
+  }
+});
