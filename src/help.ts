@@ -6,7 +6,7 @@
  */
 import { coreVariables } from "./core_variables.ts";
 import type { AnyLayer } from "./plan.ts";
-import { describeVariables, type VariableDoc, type VariablesSchema } from "./variables.ts";
+import { describeVariables, type VariableDoc } from "./variables.ts";
 
 /** Examples shown at the end of `--help`. */
 export const EXAMPLES = `Examples:
@@ -22,26 +22,41 @@ export const EXAMPLES = `Examples:
   # deploy again the commit the app already runs, without Rails
   FORCE_DEPLOY=true DEPLOY_LAYERS=-rails deploy`;
 
-/** The variables reference: the run-wide ones, then each layer's. */
+/** The variables reference: the run-wide ones, then each layer's, each variable once. */
 export function variablesHelp(layers: readonly AnyLayer[]): string {
-  const sections = [section("Run-wide", coreVariables)];
+  const shown = new Map<string, string>();
+  const sections = [section("Run-wide", describeVariables(coreVariables), "run-wide", shown, true)];
   for (const layer of layers) {
-    sections.push(section(`${layer.name} (${layer.kind}): ${layer.description}`, layer.variables));
+    const title = `${layer.name} (${layer.kind}): ${layer.description}`;
+    // a layer other than the provider runs only when enabled: its required variables are required then
+    const docs = describeVariables(layer.variables);
+    sections.push(section(title, docs, layer.name, shown, layer.kind === "provider"));
   }
   return `Variables (flags beat env, env beats deploy.yml, deploy.yml beats defaults):\n${
     sections.join("\n")
   }`;
 }
 
-function section(title: string, schema: VariablesSchema): string {
-  const docs = describeVariables(schema);
+function section(
+  title: string,
+  docs: VariableDoc[],
+  owner: string,
+  shown: Map<string, string>,
+  always: boolean,
+): string {
   const width = Math.max(...docs.map((d) => d.name.length));
-  return `  ${title}\n${docs.map((d) => `    ${d.name.padEnd(width)}  ${line(d)}`).join("\n")}\n`;
+  const lines = docs.map((d) => {
+    const first = shown.get(d.name);
+    if (first) return `    ${d.name.padEnd(width)}  (see ${first})`;
+    shown.set(d.name, owner);
+    return `    ${d.name.padEnd(width)}  ${line(d, always)}`;
+  });
+  return `  ${title}\n${lines.join("\n")}\n`;
 }
 
-function line(doc: VariableDoc): string {
+function line(doc: VariableDoc, always: boolean): string {
   const notes = [
-    doc.required ? "required" : undefined,
+    doc.required ? (always ? "required" : "required when enabled") : undefined,
     doc.secret ? "secret" : undefined,
     doc.defaultValue !== undefined ? `default: ${doc.defaultValue}` : undefined,
   ].filter(Boolean);
