@@ -12,28 +12,13 @@
  * @module
  */
 import { commitUrl } from "./ci.ts";
-import type { DeployContext } from "./context.ts";
+import type { DeployContext, FailureContext } from "./context.ts";
 
 /** Which moment of the run a message is about. */
 export type NotificationKind = "started" | "succeeded" | "skipped" | "failed";
 
-/** What failed, as a message tells it. Text is masked. */
-export interface NotificationFailure {
-  /** "error", or "cancelled" when a signal stopped the run. */
-  reason: "error" | "cancelled";
-  /** The event whose handler failed. */
-  event: string;
-  /** The layer whose handler failed. */
-  layer: string;
-  /** The error message. */
-  message: string;
-  /** The command that failed, masked. */
-  command?: string;
-  /** Its exit code (null when killed). */
-  exitCode?: number | null;
-  /** The last lines of its output. */
-  output: string[];
-}
+/** What failed, as a message tells it: the run's failure context, already masked. */
+export type NotificationFailure = FailureContext;
 
 /** One message, independent of where it goes. Every string is masked. */
 export interface Notification {
