@@ -76,7 +76,10 @@ export async function runCommand(
     folding: io.env.GITLAB_CI ? "gitlab" : io.env.GITHUB_ACTIONS ? "github" : "none",
   });
   const controller = new AbortController();
-  const shell = createShell({ secrets });
+  const withhold = layers.flatMap((layer) =>
+    Object.keys(layer.variables.shape).filter((name) => isSecret(layer.variables, name))
+  );
+  const shell = createShell({ secrets, withhold });
   const cleanups: (() => void | Promise<void>)[] = [];
   const cleanupsNow: (() => void)[] = [];
   const runtime: Runtime = {

@@ -93,7 +93,12 @@ export class EventManager {
       });
       try {
         await registration.handler(view);
+        // a signal while the handler ran cancels the stage, even if the killed command looked fine
+        if (options.signal?.aborted && !options.isolate) {
+          throw new HandlerError(event, registration.layer, options.signal.reason);
+        }
       } catch (error: unknown) {
+        if (error instanceof HandlerError) throw error;
         const cancelled = options.signal?.aborted ?? false;
         // once cancelled, even a soft handler's error stops the stage
         if (options.isolate || (registration.soft && !cancelled)) {

@@ -60,6 +60,11 @@ export interface Shell {
 export interface ShellOptions {
   /** Secrets to mask in command text and output. */
   secrets: Secrets;
+  /**
+   * Variables that commands do not inherit (SSH_PRIVATE_KEY...); a command that needs one gets it
+   * through its own `env`. @default none
+   */
+  withhold?: readonly string[];
 }
 
 /** Quotes one argument for display the way a POSIX shell would read it back. */
@@ -78,6 +83,7 @@ export function createShell(options: ShellOptions): Shell {
   let killer = new KillController();
   let cancelled = Promise.withResolvers<void>();
   const { secrets } = options;
+  const withheld = Object.fromEntries((options.withhold ?? []).map((name) => [name, undefined]));
   return {
     cancel() {
       killer.kill("SIGTERM");
@@ -102,7 +108,7 @@ export function createShell(options: ShellOptions): Shell {
         .noThrow()
         .printCommand(false)
         .signal(killer.signal)
-        .env(runOptions.env ?? {});
+        .env({ ...withheld, ...runOptions.env });
       builder = runOptions.discardOutput
         ? builder.stdout("null").stderr("null")
         : builder.stdout(out.writable).stderr(err.writable);
@@ -111,7 +117,11 @@ export function createShell(options: ShellOptions): Shell {
         ? builder.stdin("null")
         : builder.stdinText(runOptions.stdin);
       if (runOptions.timeoutMs) builder = builder.timeout(runOptions.timeoutMs);
-      const result = await untilKilled(builder.spawn(), cancelled.promise);
+      let killed = false;
+      const cancel = cancelled.promise.then(() => killed = true);
+      const finished = await untilKilled(builder.spawn(), cancel.then(() => {}));
+      // a command killed by cancel() failed, whatever its exit code says
+      const result = killed && finished.code === 0 ? { code: 143 } : finished;
       out.flush();
       err.flush();
       const output = { code: result.code, stdout: out.text, stderr: err.text, tail: tail.lines() };

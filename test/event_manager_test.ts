@@ -185,6 +185,19 @@ Deno.test("EventManager stops a stage once its signal is cancelled", async (t) =
     assert.equal(error.cause.signal, "SIGTERM");
     assert.deepEqual(ran, ["first"]);
   });
+  await t.step("naming the layer whose handler was running, when it was the last one", async () => {
+    const events = new EventManager();
+    const controller = new AbortController();
+    events.on("configure", { layer: "dokku", priority: 1, description: "x" }, () => {
+      // the killed command's output looked fine to the handler, which returned normally
+      controller.abort(new CancelledError("SIGINT"));
+    });
+    const error = await events.emit("configure", context().ctx, { signal: controller.signal })
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof HandlerError);
+    assert.equal(error.layer, "dokku");
+    assert.ok(error.cause instanceof CancelledError);
+  });
   await t.step("even when the handler that failed is soft", async () => {
     const events = new EventManager();
     const controller = new AbortController();

@@ -169,3 +169,17 @@ Deno.test("quoteArg quotes for display the way a POSIX shell reads it back", asy
     assert.equal(stdout, args.map((a) => `${a}\n`).join(""));
   });
 });
+
+Deno.test("createShell withholds secret variables from commands unless a command is given one", async () => {
+  const secrets = new Secrets();
+  const shell = createShell({ secrets, withhold: ["DEPLOY_TEST_WITHHELD"] });
+  Deno.env.set("DEPLOY_TEST_WITHHELD", "inherited-secret");
+  try {
+    const script = 'printf "%s" "${DEPLOY_TEST_WITHHELD:-unset}"';
+    assert.equal((await shell.run(["sh", "-c", script])).stdout, "unset");
+    const given = await shell.run(["sh", "-c", script], { env: { DEPLOY_TEST_WITHHELD: "given" } });
+    assert.equal(given.stdout, "given");
+  } finally {
+    Deno.env.delete("DEPLOY_TEST_WITHHELD");
+  }
+});
