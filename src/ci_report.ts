@@ -13,6 +13,8 @@ export interface CiReportIo {
   env: Readonly<Record<string, string | undefined>>;
   /** Writes to stdout (workflow commands such as ::error::). */
   write: (text: string) => void;
+  /** The log format; with json, stdout holds JSON lines only, so no ::error:: line. @default "text" */
+  format?: "text" | "json";
 }
 
 /** Writes the GitHub Actions summary, outputs and annotation; does nothing elsewhere. */
@@ -23,7 +25,7 @@ export async function writeCiReport(
 ): Promise<void> {
   if (!io.env.GITHUB_ACTIONS) return;
   const mask = (text: string) => ctx.secrets.mask(text);
-  if (result.outcome === "failed" && ctx.failure) {
+  if (result.outcome === "failed" && ctx.failure && io.format !== "json") {
     const failure = ctx.failure;
     const what = failure.command
       ? `${failure.command} exited with ${failure.exitCode}`

@@ -149,7 +149,7 @@ export async function runCommand(
       ...(ctx.failure ? { failure: ctx.failure } : {}),
     });
     if (command === "deploy") {
-      await writeCiReport(ctx, result, { env: io.env, write: io.write }).catch(() => {});
+      await writeCiReport(ctx, result, { env: io.env, write: io.write, format }).catch(() => {});
     }
     return result.exitCode;
   } finally {

@@ -14,7 +14,7 @@ export const EXAMPLES = `Examples:
   deploy
 
   # what would run, touching no server
-  deploy plan --provider dokku
+  DOKKU_HOST=dokku@dokku.example.com APP_NAME=shop deploy plan --provider dokku
 
   # check variables and the connection only
   DOKKU_HOST=dokku@dokku.example.com APP_NAME=shop deploy check --provider dokku

@@ -126,7 +126,14 @@ export async function runDeploy(
   } catch (error: unknown) {
     ctx.failure = failureContext(error, ctx.secrets);
     ctx.outcome = "failed";
-    ctx.logger.error(failureSummary(ctx.failure));
+    ctx.logger.error(failureSummary(ctx.failure, options.mode ?? "deploy"));
+    if (ctx.failure.event === "post_deploy" || ctx.failure.event === "deploy_succeeded") {
+      // the server already runs the commit, so a plain retry would skip what failed
+      ctx.logger.warn(
+        `${ctx.app} already runs ${ctx.commit.shortSha}: a retry of this job would skip it; ` +
+          "re-run with FORCE_DEPLOY=true to run every step again",
+      );
+    }
     // `check` deploys nothing, so there is no failed deploy to announce or undo
     if (options.mode !== "check") await ending("deploy_failed");
     return { outcome: "failed", exitCode: exitCodeOf(error) };
@@ -161,12 +168,11 @@ export function failureContext(error: unknown, secrets: Secrets): FailureContext
   return failure;
 }
 
-function failureSummary(failure: FailureContext): string {
+function failureSummary(failure: FailureContext, mode: "deploy" | "check"): string {
+  const what = mode === "check" ? "Check failed" : "Deploy failed";
   const head = failure.reason === "cancelled"
-    ? `Deploy failed: ${
-      failure.message.replace(/^C/, "c")
-    } during ${failure.event} (${failure.layer})`
-    : `Deploy failed: ${failure.layer} failed during ${failure.event}: ${failure.message}`;
+    ? `${what}: ${failure.message.replace(/^C/, "c")} during ${failure.event} (${failure.layer})`
+    : `${what}: ${failure.layer} failed during ${failure.event}: ${failure.message}`;
   return failure.command && !failure.message.includes(failure.command)
     ? `${head}\ncommand: ${failure.command}${exitCodeText(failure.exitCode)}`
     : head;

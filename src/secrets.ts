@@ -22,6 +22,15 @@ export class Secrets {
     if (value === undefined) return;
     const variants = [value, value.trim(), encodeURIComponent(value)];
     if (value.includes("\n")) variants.push(...value.split(/\r?\n/).map((line) => line.trim()));
+    // a webhook's token is its path: a log line may show the path without the host
+    if (/^https?:\/\//.test(value)) {
+      try {
+        const url = new URL(value);
+        if (url.pathname.length > 1) variants.push(url.pathname + url.search);
+      } catch {
+        // not a URL after all
+      }
+    }
     for (const variant of variants) {
       if (variant.length >= MIN_SECRET_LENGTH) this.#values.add(variant);
     }

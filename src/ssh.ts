@@ -16,10 +16,17 @@ import { variable } from "./variables.ts";
 
 /** The SSH variables, for the layers that reach a server over SSH. */
 export const sshVariables = {
-  SSH_PRIVATE_KEY: variable(z.string().optional(), {
-    description: "Deploy key: the key text, the key text in base64, or a path to the key file",
-    secret: true,
-  }),
+  // checked with the other variables, before any handler runs; resolvePrivateKey reads it later
+  SSH_PRIVATE_KEY: variable(
+    z.string().refine(looksLikePrivateKey, {
+      error:
+        "expected the key text (-----BEGIN ...), the key text in base64, or a path to a key file",
+    }).optional(),
+    {
+      description: "Deploy key: the key text, the key text in base64, or a path to the key file",
+      secret: true,
+    },
+  ),
   SSH_KNOWN_HOSTS: variable(z.string().optional(), {
     description: "known_hosts lines for the server; turns on strict host-key checking",
     example: "dokku.example.com ssh-ed25519 AAAA...",
@@ -44,6 +51,24 @@ export interface SshOptions {
   knownHosts?: string;
   /** Seconds to wait for the TCP connection. @default 15 */
   connectTimeout?: number;
+}
+
+/** Whether SSH_PRIVATE_KEY is key text, base64 key text, or the path of a file holding a key. */
+export function looksLikePrivateKey(value: string): boolean {
+  const trimmed = value.trim();
+  if (trimmed.startsWith("-----BEGIN")) return true;
+  if (!trimmed.includes("\n") && trimmed.length < 4096) {
+    try {
+      return Deno.readTextFileSync(trimmed).trim().startsWith("-----BEGIN");
+    } catch {
+      // not a readable file: maybe base64
+    }
+  }
+  try {
+    return atob(trimmed.replace(/\s+/g, "")).trim().startsWith("-----BEGIN");
+  } catch {
+    return false;
+  }
 }
 
 /** Resolves SSH_PRIVATE_KEY to key text. Throws {@linkcode ConfigError} when it is none of the forms. */

@@ -101,3 +101,9 @@ Deno.test("Secrets masks the longest secret first, so one that contains another 
   secrets.add("abcdef-extra");
   assert.equal(secrets.mask("x abcdef-extra y abcdef z"), `x ${MASK} y ${MASK} z`);
 });
+
+Deno.test("Secrets masks a webhook URL's path when a line shows it without the host", () => {
+  const secrets = new Secrets();
+  secrets.add("https://chat.example.com/hooks/secret-hook-abcdef");
+  assert.equal(secrets.mask("POST /hooks/secret-hook-abcdef failed"), "POST *** failed");
+});

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../src/errors.ts";
 import { Secrets } from "../src/secrets.ts";
 import { createShell, type Shell } from "../src/shell.ts";
-import { resolvePrivateKey, SshSession } from "../src/ssh.ts";
+import { looksLikePrivateKey, resolvePrivateKey, SshSession } from "../src/ssh.ts";
 
 const KEY = [
   "-----BEGIN OPENSSH PRIVATE KEY-----",
@@ -238,4 +238,17 @@ Deno.test("SshSession.command puts the options before the destination and the co
   } finally {
     await session.close();
   }
+});
+
+Deno.test("looksLikePrivateKey accepts key text, base64 key text and a key file, and nothing else", async (t) => {
+  const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
+  await t.step("key text", () => assert.equal(looksLikePrivateKey(key), true));
+  await t.step("base64", () => assert.equal(looksLikePrivateKey(btoa(key)), true));
+  await t.step("a path", async () => {
+    const file = await Deno.makeTempFile();
+    await Deno.writeTextFile(file, key);
+    assert.equal(looksLikePrivateKey(file), true);
+    await Deno.remove(file);
+  });
+  await t.step("garbage", () => assert.equal(looksLikePrivateKey("not-a-key-at-all"), false));
 });

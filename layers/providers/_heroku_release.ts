@@ -109,7 +109,11 @@ export async function followRelease(
     );
   };
   for (let poll = 0; release.status === "pending"; poll++) {
-    await stream();
+    // the output is for the reader: failing to show it must not fail a release that succeeds
+    await stream().catch((error: unknown) => {
+      streamed = true;
+      logger.warn(`Cannot show the release phase's output: ${errorMessage(error)}`);
+    });
     if (Date.now() > deadline) {
       throw new DeployError(
         `Release v${release.version} still pending after ${

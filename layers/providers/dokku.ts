@@ -150,7 +150,11 @@ export default defineLayer({
         });
       },
       async process(type, action) {
-        await dokku([`ps:${action}`, app, type], { logger: runtime.logger.indent().indent() });
+        // bounded: a deploy_failed handler waiting on a dead server must not hold up the others
+        await dokku([`ps:${action}`, app, type], {
+          logger: runtime.logger.indent().indent(),
+          timeoutMs: 2 * 60_000,
+        });
       },
     };
     return provider;

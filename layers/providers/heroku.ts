@@ -195,6 +195,7 @@ export default defineLayer({
           signal: runtime.signal,
           releaseCommand: await releaseCommand(runtime.cwd),
         });
+        ctx.release = `v${release.version}`;
         ctx.logger.success(`Release v${release.version} of ${ctx.commit.shortSha} succeeded`);
       },
     );
