@@ -14,12 +14,16 @@ const FOLDERS: Record<string, LayerKind> = {
   notifiers: "notifier",
 };
 
-/** Every layer file: each .ts under layers/ except mod.ts and private `_` helpers. */
+/**
+ * Every layer file: each .ts directly in a kind's folder of layers/, except private `_` helpers. A
+ * folder inside a kind's folder (`providers/heroku/`) holds the private helpers of the layer beside it.
+ */
 async function layerFiles(dir = ROOT, prefix = ""): Promise<string[]> {
   const files: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
     if (entry.name.startsWith("_")) continue;
     if (entry.isDirectory) {
+      if (prefix !== "") continue;
       files.push(...await layerFiles(new URL(`${entry.name}/`, dir), `${prefix}${entry.name}/`));
     } else if (entry.name.endsWith(".ts") && `${prefix}${entry.name}` !== "mod.ts") {
       files.push(`${prefix}${entry.name}`);

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { parseAttachUrl, SessionReader, withExitStatus } from "../src/rendezvous.ts";
+import {
+  parseAttachUrl,
+  SessionReader,
+  withExitStatus,
+} from "../layers/providers/heroku/rendezvous.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type DokkuSandbox, startDokkuSandbox } from "./sandbox/dokku.ts";
-import { xargsQuote } from "../src/xargs_quote.ts";
+import { xargsQuote } from "../layers/providers/dokku/xargs_quote.ts";
 
 interface Result {
   code: number;

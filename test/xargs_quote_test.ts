@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { xargsQuote } from "../src/xargs_quote.ts";
+import { xargsQuote } from "../layers/providers/dokku/xargs_quote.ts";
 
 /** Splits `command` the way Dokku does: GNU xargs reading it from a here-string. */
 async function xargsSplit(command: string): Promise<string[]> {

@@ -12,7 +12,7 @@ import { CommandError } from "../../src/errors.ts";
 import { commandText } from "../../src/shell.ts";
 import { SshSession, type SshTarget, sshVariables } from "../../src/ssh.ts";
 import { variable } from "../../src/variables.ts";
-import { xargsQuote } from "../../src/xargs_quote.ts";
+import { xargsQuote } from "./dokku/xargs_quote.ts";
 
 /** Dokku's rule for app names. */
 export const DOKKU_APP_NAME = /^[a-z0-9][a-z0-9-]*$/;

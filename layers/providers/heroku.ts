@@ -8,13 +8,13 @@
 import { z } from "zod";
 import { CommandError, ConfigError, DeployError } from "../../src/errors.ts";
 import { lsRemote, push } from "../../src/git.ts";
-import { createHerokuApi, type HerokuRelease } from "../../src/heroku_api.ts";
+import { createHerokuApi, type HerokuRelease } from "./heroku/api.ts";
 import { HttpError } from "../../src/http.ts";
 import { defineLayer } from "../../src/layer.ts";
 import type { ProcessAction, Provider } from "../../src/provider.ts";
 import { variable } from "../../src/variables.ts";
-import { followRelease, newRelease, releaseAgain, releaseCommand } from "./_heroku_release.ts";
-import { runOneOff } from "./_heroku_run.ts";
+import { followRelease, newRelease, releaseAgain, releaseCommand } from "./heroku/release.ts";
+import { runOneOff } from "./heroku/run.ts";
 
 /** Heroku's rule for app names: lowercase letters, digits and dashes, starting with a letter. */
 export const HEROKU_APP_NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;

@@ -6,8 +6,8 @@
  * @module
  */
 import { z } from "zod";
-import { createHttpClient, type HttpClient, type RetryInfo } from "./http.ts";
-import type { Secrets } from "./secrets.ts";
+import { createHttpClient, type HttpClient, type RetryInfo } from "../../../src/http.ts";
+import type { Secrets } from "../../../src/secrets.ts";
 
 /** The version-3 media type every call sends. */
 export const HEROKU_ACCEPT = "application/vnd.heroku+json; version=3";

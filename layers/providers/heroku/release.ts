@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { CommandError, DeployError, errorMessage } from "../../src/errors.ts";
-import type { HerokuApi, HerokuRelease } from "../../src/heroku_api.ts";
-import type { Logger } from "../../src/logger.ts";
-import { parseProcfile } from "../../src/procfile.ts";
-import { TAIL_LINES } from "../../src/shell.ts";
+import { CommandError, DeployError, errorMessage } from "../../../src/errors.ts";
+import type { HerokuApi, HerokuRelease } from "./api.ts";
+import type { Logger } from "../../../src/logger.ts";
+import { parseProcfile } from "../../../src/procfile.ts";
+import { TAIL_LINES } from "../../../src/shell.ts";
 
 // how often a pending release is asked about: quickly at first, then every few seconds
 const POLL_MS = [250, 500, 1_000, 2_000, 3_000];

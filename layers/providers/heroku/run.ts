@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { CommandError, DeployError } from "../../src/errors.ts";
-import type { HerokuApi } from "../../src/heroku_api.ts";
-import type { Logger } from "../../src/logger.ts";
-import { attach, parseAttachUrl, withExitStatus } from "../../src/rendezvous.ts";
-import { type CommandOutput, commandText, quoteArg, TAIL_LINES } from "../../src/shell.ts";
+import { CommandError, DeployError } from "../../../src/errors.ts";
+import type { HerokuApi } from "./api.ts";
+import type { Logger } from "../../../src/logger.ts";
+import { attach, parseAttachUrl, withExitStatus } from "./rendezvous.ts";
+import { type CommandOutput, commandText, quoteArg, TAIL_LINES } from "../../../src/shell.ts";
 
 /** How {@linkcode runOneOff} runs. */
 export interface OneOffOptions {
