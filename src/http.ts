@@ -58,8 +58,12 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Retry limits. @default see {@linkcode RetryOptions} */
   retry?: RetryOptions;
-  /** Aborts every request (a cancelled run); its reason is rethrown. @default none */
-  signal?: AbortSignal;
+  /**
+   * Aborts requests (a cancelled run); its reason is rethrown. A function is asked at the start of
+   * each request, so that the undo work after a cancelled run gets a signal of its own.
+   * @default none
+   */
+  signal?: AbortSignal | (() => AbortSignal);
   /** Told before each retry (to log it). @default nothing */
   onRetry?: (info: RetryInfo) => void;
   /** Waits between attempts; tests replace it. @default a timer that the signal interrupts */
@@ -196,6 +200,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     request: RequestOptions<z.ZodType | undefined>,
     read: (response: Response, signal: AbortSignal, name: string) => Promise<unknown>,
   ): Promise<unknown> => {
+    const cancel = typeof options.signal === "function" ? options.signal() : options.signal;
     const url = urlOf(path);
     const name = request.display ? mask(request.display) : describe(method, url);
     const started = Date.now();
@@ -206,7 +211,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       headers["Content-Type"] ??= "application/json";
     }
     for (let attempt = 1;; attempt++) {
-      options.signal?.throwIfAborted();
+      cancel?.throwIfAborted();
       const timeoutMs = request.timeoutMs ?? options.timeoutMs ?? 30_000;
       // a controller rather than AbortSignal.timeout: a raw answer's body outlives the time limit
       const timeout = new AbortController();
@@ -214,9 +219,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         () => timeout.abort(new DOMException("timed out", "TimeoutError")),
         timeoutMs,
       );
-      const signal = options.signal
-        ? AbortSignal.any([options.signal, timeout.signal])
-        : timeout.signal;
+      const signal = cancel ? AbortSignal.any([cancel, timeout.signal]) : timeout.signal;
       let failure: { status?: number; reason: string; retryAfter?: number; error: HttpError };
       try {
         const response = await doFetch(url, { method, headers, body, signal });
@@ -230,7 +233,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           error: statusError(options.service, name, response.status, service, mask),
         };
       } catch (error: unknown) {
-        if (options.signal?.aborted) throw options.signal.reason;
+        if (cancel?.aborted) throw cancel.reason;
         if (error instanceof HttpError) throw error;
         const timedOut = timeout.signal.aborted;
         const reason = timedOut
@@ -265,7 +268,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         attempt,
         delayMs,
       });
-      await sleep(delayMs, options.signal);
+      await sleep(delayMs, cancel);
     }
   };
 

@@ -55,6 +55,12 @@ export interface Runtime {
   /** Aborted when the run is cancelled. */
   signal: AbortSignal;
   /**
+   * The signal for work that starts now: the run's own until a signal cancels the run; after that,
+   * one with a bounded time of its own, so that `deploy_failed` can still undo what the run changed
+   * (restart quieted workers). A second signal ends the process at once.
+   */
+  undoSignal(): AbortSignal;
+  /**
    * Registers work to do when the run ends, whatever the outcome (remove temp files...). `now` is
    * the synchronous part that still runs when a second signal ends the process at once.
    */

@@ -7,7 +7,8 @@
 import type { CiInfo } from "../src/ci.ts";
 import type { DeployContext } from "../src/context.ts";
 import { EventManager } from "../src/event_manager.ts";
-import { type Layer, type Runtime, serviceRegistry } from "../src/layer.ts";
+import type { Layer, Runtime } from "../src/layer.ts";
+import { createRuntime } from "../src/runtime.ts";
 import { createLogger } from "../src/logger.ts";
 import type { Capability } from "../src/provider.ts";
 import {
@@ -130,17 +131,14 @@ export async function setUpLayer<S extends VariablesSchema>(
     core: coreVariables.parse({}),
     on: events.forLayer(layer.name),
     runtime: {
-      shell: recordingShell(() => {
-        throw new Error("no shell");
-      }),
-      logger: createLogger({ secrets, write: () => {}, color: false }),
-      secrets,
-      cwd: Deno.cwd(),
-      env: {},
-      signal: new AbortController().signal,
-      defer: () => {},
-      fetch: globalThis.fetch,
-      service: serviceRegistry(),
+      ...createRuntime({
+        shell: recordingShell(() => {
+          throw new Error("no shell");
+        }),
+        logger: createLogger({ secrets, write: () => {}, color: false }),
+        secrets,
+        cwd: Deno.cwd(),
+      }).runtime,
       ...options.runtime,
     },
   });

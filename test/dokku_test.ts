@@ -10,7 +10,8 @@ import dokku from "../layers/providers/dokku.ts";
 import { coreVariables } from "../src/core_variables.ts";
 import { CommandError } from "../src/errors.ts";
 import { EventManager } from "../src/event_manager.ts";
-import { type Runtime, serviceRegistry } from "../src/layer.ts";
+import type { Runtime } from "../src/layer.ts";
+import { createRuntime } from "../src/runtime.ts";
 import { createLogger } from "../src/logger.ts";
 import type { Provider } from "../src/provider.ts";
 import { Secrets } from "../src/secrets.ts";
@@ -686,21 +687,12 @@ function testRuntime(
     format: "text",
     color: false,
   });
-  const cleanups: (() => void | Promise<void>)[] = [];
-  const runtime: Runtime = {
+  const { runtime, cleanUp: cleanup } = createRuntime({
     shell: createShell({ secrets }),
     logger,
     secrets,
     cwd,
-    env: {},
-    signal: new AbortController().signal,
-    defer: (cleanup) => cleanups.push(cleanup),
-    fetch: globalThis.fetch,
-    service: serviceRegistry(),
-  };
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c();
-  };
+  });
   return { runtime, output, cleanup };
 }
 

@@ -105,7 +105,8 @@ export default defineProvider({
       apiKey,
       fetch: runtime.fetch,
       secrets: runtime.secrets,
-      signal: runtime.signal,
+      // a cancelled run still restarts the workers it quieted
+      signal: runtime.undoSignal,
       onRetry: (info) =>
         logger.warn(
           `Heroku API ${info.request} answered ${info.reason}: retrying in ${
@@ -203,7 +204,7 @@ export default defineProvider({
           logger: options.stream === false ? undefined : logger,
           timeoutMs: options.timeoutMs ?? RUN_TIMEOUT_MS,
           noThrow: options.noThrow ?? false,
-          signal: runtime.signal,
+          signal: runtime.undoSignal(),
           mask: (text) => runtime.secrets.mask(text),
         });
       },

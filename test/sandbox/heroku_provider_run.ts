@@ -14,7 +14,7 @@ import { createLogger } from "../../src/logger.ts";
 import type { ProcessAction, Provider } from "../../src/provider.ts";
 import { Secrets } from "../../src/secrets.ts";
 import { createShell } from "../../src/shell.ts";
-import { serviceRegistry } from "../../src/layer.ts";
+import { createRuntime } from "../../src/runtime.ts";
 
 const secrets = new Secrets();
 const env = Deno.env.toObject();
@@ -25,17 +25,8 @@ const provider = await heroku.setup({
   config,
   core: coreVariables.parse({}),
   on: () => {},
-  runtime: {
-    shell: createShell({ secrets }),
-    logger,
-    secrets,
-    cwd: Deno.cwd(),
-    env,
-    signal: new AbortController().signal,
-    defer: () => {},
-    fetch: globalThis.fetch,
-    service: serviceRegistry(),
-  },
+  runtime: createRuntime({ shell: createShell({ secrets }), logger, secrets, cwd: Deno.cwd(), env })
+    .runtime,
 }) as Provider;
 
 const [mode, ...rest] = Deno.args;

@@ -73,8 +73,8 @@ export interface HerokuApiOptions {
   fetch: typeof fetch;
   /** Masked in every message. */
   secrets: Secrets;
-  /** The run's cancellation. */
-  signal?: AbortSignal;
+  /** The run's cancellation, asked at the start of each request. */
+  signal?: AbortSignal | (() => AbortSignal);
   /** Told about each retry. */
   onRetry?: (info: RetryInfo) => void;
   /** Retry limits (tests shorten them). @default the HTTP client's */
