@@ -82,6 +82,7 @@ async function deploy(
     SENTRY_AUTH_TOKEN: token,
     SENTRY_ORG: "acme",
     SENTRY_PROJECT: "shop",
+    SENTRY_TIMEOUT: "20",
     ...(api.noUrl ? {} : { SENTRY_URL: server.url }),
     ...api.vars,
   }, { runtime: { shell, cwd: repo.path, env: api.env ?? {} } });
@@ -187,6 +188,22 @@ Deno.test("SENTRY_REPOSITORY names the repository for --commit, without looking 
     commit: sha,
     previousCommit: null,
   }]);
+});
+
+Deno.test("Sentry refuses a repository name that differs only in case, and the layer falls back to local commits", async () => {
+  // sentry-cli compares names lowercased before sending (src/commands/releases/set_commits.rs);
+  // Sentry looks them up exactly
+  const { actions, requests, log, sha } = await deploy({
+    depth: 1,
+    repos: [{ name: "Acme Corp / Shop", url: "https://gitlab.example.com/acme/shop" }],
+    vars: { SENTRY_REPOSITORY: "acme corp / shop" },
+  });
+  const refs = requests.filter((r) => (r.body as { refs?: unknown } | undefined)?.refs);
+  assert.equal(refs.length, 1);
+  assert.match(log(), /Invalid repository names: acme corp \/ shop/);
+  const commits = actions.filter((a) => a.kind === "commits");
+  assert.equal(commits.length, 1);
+  assert.deepEqual((commits[0]!.body.commits as { id: string }[]).map((c) => c.id), [sha]);
 });
 
 Deno.test("Without the repository in Sentry, the log says SENTRY_REPOSITORY can name it, and local commits are used", async () => {

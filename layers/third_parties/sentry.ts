@@ -62,10 +62,11 @@ interface SentryState extends Record<string, unknown> {
 
 /**
  * Sentry's rule for environment names: `Environment.is_valid_name` (getsentry/sentry
- * src/sentry/models/environment.py) accepts at most 64 characters (code points) without "/", line
- * feed, carriage return or form feed (`ENVIRONMENT_NAME_PATTERN = r"^[^\n\r\f\/]*$"` in
- * src/sentry/constants.py), and its deploys endpoint also refuses blank names and NUL (Django REST
- * framework's CharField, which trims surrounding whitespace first).
+ * src/sentry/models/environment.py @ 003730da) accepts at most 64 characters (code points) without
+ * "/", line feed, carriage return or form feed (`ENVIRONMENT_NAME_PATTERN = r"^[^\n\r\f\/]*$"`,
+ * `ENVIRONMENT_NAME_MAX_LENGTH = 64` in src/sentry/constants.py), and its deploys endpoint
+ * (src/sentry/releases/endpoints/release_deploys.py @ 53df3060) also refuses blank names and NUL
+ * (Django REST framework's CharField, which trims surrounding whitespace first), answering 400.
  */
 const ENVIRONMENT_MAX_LENGTH = 64;
 const ENVIRONMENT_FORBIDDEN = /[\n\r\f/\0]/g;
@@ -98,7 +99,7 @@ export interface SentryRepository {
 }
 
 /**
- * Reads the table `sentry-cli repos list` prints (sentry-cli src/commands/repos/list.rs: columns
+ * Reads the table `sentry-cli repos list` prints (sentry-cli 2.58.6 src/commands/repos/list.rs: columns
  * Name, Provider, URL, "-" for no URL; prettytable's FORMAT_NO_LINESEP_WITH_TITLE, cells between
  * "| " and " |"). Sentry's names never hold " | " (GitHub and GitLab refuse "|" in names).
  */
@@ -114,7 +115,7 @@ export function parseRepositoryList(stdout: string): SentryRepository[] {
 
 /**
  * The Sentry name of the repository whose web URL is `projectUrl`, compared the way sentry-cli's
- * `--auto` compares a remote with a repository's URL (sentry-cli src/utils/vcs.rs, `VcsUrl::parse`:
+ * `--auto` compares a remote with a repository's URL (sentry-cli 2.58.6 src/utils/vcs.rs, `VcsUrl::parse`:
  * host without port, path without ".git", both lowercased).
  */
 export function repositoryForUrl(
@@ -136,11 +137,20 @@ function urlKey(url: string): string | undefined {
   }
 }
 
-/** The arguments of `sentry-cli deploys new` for a deploy of `release` to `environment`. */
-export function deployArgs(
-  release: string,
-  options: { environment: string; started: number; finished: number; url?: string },
-): string[] {
+/** Options of {@linkcode deployArgs}. */
+export interface DeployArgsOptions {
+  /** The environment, already a name Sentry accepts. */
+  environment: string;
+  /** When the deploy started, in seconds since the epoch. */
+  started: number;
+  /** When it finished, in seconds since the epoch. */
+  finished: number;
+  /** A page about the deploy (the CI job). @default none */
+  url?: string;
+}
+
+/** The arguments of `sentry-cli deploys new` for a deploy of `release`. */
+export function deployArgs(release: string, options: DeployArgsOptions): string[] {
   // `deploys new --release X` is sentry-cli 2's command; `releases deploys X new` survives only as a
   // hidden alias (sentry-cli 2.58.6 src/commands/releases/mod.rs: "Backward compatibility with
   // `releases deploys <VERSION>` commands", `.hide(true)`)
@@ -217,7 +227,12 @@ type Cli = (
  *    the git remote, else walks the local history back to the previous release's commit.
  * 2. `--commit REPO@SHA`, with REPO the repository's name in Sentry: SENTRY_REPOSITORY, else the
  *    repository `sentry-cli repos list` shows at the CI project's URL. Sentry names a GitLab
- *    repository "Group / Project" with the display names, so CI_PROJECT_PATH never matches.
+ *    repository by GitLab's `name_with_namespace`, "Group / Project" with the display names
+ *    (getsentry/sentry src/sentry/integrations/gitlab/repository.py, `get_repository_data`), so
+ *    CI_PROJECT_PATH never matches. sentry-cli checks REPO against the organization's repositories
+ *    ignoring case, then sends it as given (sentry-cli 2.58.6 src/commands/releases/set_commits.rs;
+ *    REPO holds no "@" or "#", `CommitSpec::parse` in src/utils/vcs.rs), and Sentry looks it up
+ *    exactly (`Release.set_refs`, src/sentry/models/release.py), so the name is used as listed.
  * 3. `--auto --ignore-missing`, which falls back to the local commits when the previous release's
  *    commit is not in a shallow clone's history.
  */
