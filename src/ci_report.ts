@@ -117,6 +117,8 @@ export function stepSummary(ctx: DeployContext, result: RunResult): string {
   const status = ciStatus(result);
   const icon = { succeeded: "✅", skipped: "⏭️", failed: "❌", invalid: "❌" }[status];
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  // masked before the cell escaping, which would hide a secret holding "|" or a newline
+  const cell = (text: string) => escapeCell(ctx.secrets.mask(text));
   const lines = [
     `### ${icon} deploy ${status}: ${ctx.app} (${ctx.environment})`,
     "",
@@ -124,15 +126,13 @@ export function stepSummary(ctx: DeployContext, result: RunResult): string {
     "| --- | --- |",
     `| App | ${ctx.app} on ${ctx.provider.name} |`,
     `| Environment | ${ctx.environment} |`,
-    `| Commit | \`${ctx.commit.shortSha}\` ${escapeCell(ctx.commit.title)} |`,
+    `| Commit | \`${ctx.commit.shortSha}\` ${cell(ctx.commit.title)} |`,
     `| Outcome | ${status} |`,
     `| Duration | ${seconds(Date.now() - ctx.startedAt)} |`,
   ];
   if (ctx.failure) {
     lines.push(
-      `| Failed | ${
-        escapeCell(`${ctx.failure.event} (${ctx.failure.layer}): ${ctx.failure.message}`)
-      } |`,
+      `| Failed | ${cell(`${ctx.failure.event} (${ctx.failure.layer}): ${ctx.failure.message}`)} |`,
     );
   }
   lines.push("", "| Event | Time |", "| --- | --- |");

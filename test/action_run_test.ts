@@ -130,6 +130,29 @@ Deno.test({
         assert.ok(!(result.stdout + result.stderr + result.summary).includes("PRIVATE KEY"));
       });
 
+      await t.step(
+        "a failed build with JSON logs: stdout stays JSON, the annotation is well-formed",
+        async () => {
+          const next = await addCommit(repo, {
+            files: { "y.rb": "y\n" },
+            message: "Break it again",
+          });
+          await sandbox.failNextBuild("Build exploded");
+          const result = await runStep({ ...inputs, args: "--log-format json" }, {
+            cwd: repo,
+            sha: next,
+          });
+          assert.equal(result.code, 1, result.stdout + result.stderr);
+          for (const line of result.stdout.trimEnd().split("\n")) {
+            assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
+          }
+          const errors = workflowCommands(result.stderr).filter((c) => c.command === "error");
+          assert.equal(errors.length, 1, result.stderr);
+          assert.match(errors[0]!.data, /^git push \S+ \S+ exited with 1$/);
+          assert.equal(result.outputs.status, "failed");
+        },
+      );
+
       await t.step("bad input: exit 2, status invalid, an annotation and a summary", async () => {
         const result = await runStep({ ...inputs, "dokku-host": "not a host" }, {
           cwd: repo,
