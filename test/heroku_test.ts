@@ -67,6 +67,12 @@ function outcomeFailure(result: CliResult): Failure {
   return outcome.failure as Failure;
 }
 
+/** The log lines of a run with DEPLOY_LOG_FORMAT=json. */
+function logLines(result: CliResult): string[] {
+  return result.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+    .filter((r) => r.type === "log").map((r) => r.message as string);
+}
+
 const apiCalls = (heroku: HerokuStandin) =>
   heroku.requests().map((r) => `${r.method} ${r.path} ${r.status}`);
 
@@ -87,9 +93,15 @@ Deno.test("Heroku deploy pushes over HTTPS, follows the release phase and report
       result.stdout,
       /App shop: stack heroku-24, region us, current release v2\n/,
     );
-    // the build output streamed indented, then the release phase's output
+    // the build output streamed indented; the push lasted until the release phase ended, and its
+    // output was shown once, by the push
     assert.match(result.stdout, /\n {4}\| remote: -----> Building on the Heroku-24 stack\n/);
-    assert.match(result.stdout, /\n {4}\| Migrating to CreateWidgets/);
+    assert.match(
+      result.stdout,
+      /\| remote: Running release command\.\.\.\n[^]*\| remote: Migrating to CreateWidgets[^]*\| remote: Waiting for release\.\.\.\. done\.\n[^]*-> main\n/,
+    );
+    assert.equal(result.stdout.split("Migrating to CreateWidgets").length, 2, result.stdout);
+    assert.deepEqual(heroku.streamRequests(), []);
     assert.match(result.stdout, new RegExp(`Release v3 of ${sha.slice(0, 7)} succeeded`));
     assert.equal(heroku.releases().at(-1)!.status, "succeeded");
     // every API call is a version-3 call with a bearer token
@@ -166,14 +178,25 @@ Deno.test("Heroku deploy fails when the release phase fails, shows its output, a
         'PG::UndefinedTable: ERROR:  relation "users" does not exist',
       ],
     });
-    const failed = await deploy(heroku, dir);
-    assert.equal(failed.code, 1, failed.all);
-    assert.match(failed.stdout, /\| PG::UndefinedTable: ERROR: {2}relation "users" does not exist/);
+    const failed = await deploy(heroku, dir, { DEPLOY_LOG_FORMAT: "json" });
+    const pushed = outcomeFailure(failed);
+    // shown once, by the push; the failure's tail read from the output stream, without the key
+    assert.deepEqual(
+      logLines(failed).filter((l) => l.includes("PG::UndefinedTable")),
+      ['remote: PG::UndefinedTable: ERROR:  relation "users" does not exist'],
+    );
+    assert.match(failed.stdout, /remote: Waiting for release\.\.\.\. failed\./);
+    assert.deepEqual(pushed.output, [
+      "== 20260101000000 CreateWidgets: migrating",
+      'PG::UndefinedTable: ERROR:  relation "users" does not exist',
+    ]);
+    assert.ok(heroku.streamRequests().length > 0);
+    assert.ok(heroku.streamRequests().every((r) => r.headers.authorization === undefined));
     assert.match(
-      failed.stdout,
+      pushed.message,
       /Release v3 failed: its release phase failed; the app still runs the previous release/,
     );
-    assert.match(failed.stdout, /command: release: bin\/rails db:migrate/);
+    assert.equal(pushed.command, "release: bin/rails db:migrate");
     assert.doesNotMatch(failed.stdout, /Deployed [0-9a-f]{7} to/);
     // the push went through, but the app does not run it
     assert.equal(await heroku.gitHead("main"), sha);
@@ -251,7 +274,7 @@ Deno.test("Heroku API calls are retried after a 503 and the deploy succeeds", as
   await using heroku = await startHerokuStandin();
   await withApp(async (dir, sha) => {
     heroku.failRequests(2, { match: /^GET \/apps\/sample-app$/ });
-    heroku.failRequests(1, { status: 429, match: /^GET \/apps\/sample-app\/releases\/[\w-]+$/ });
+    heroku.failRequests(1, { status: 429, match: /^GET \/apps\/sample-app\/slugs\/[\w-]+$/ });
     const result = await deploy(heroku, dir);
     assert.equal(result.code, 0, result.all);
     assert.deepEqual(apiCalls(heroku).slice(0, 3), [
@@ -259,7 +282,7 @@ Deno.test("Heroku API calls are retried after a 503 and the deploy succeeds", as
       "GET /apps/sample-app 503",
       "GET /apps/sample-app 200",
     ]);
-    assert.ok(apiCalls(heroku).some((c) => / \/apps\/sample-app\/releases\/[\w-]+ 429$/.test(c)));
+    assert.ok(apiCalls(heroku).some((c) => / \/apps\/sample-app\/slugs\/[\w-]+ 429$/.test(c)));
     assert.match(
       result.stdout,
       /GET \/apps\/sample-app answered 503 service_unavailable: retrying in/,
