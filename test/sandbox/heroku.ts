@@ -107,6 +107,8 @@ export interface HerokuStandin extends AsyncDisposable {
   gitRequests(): GitRequest[];
   /** Every request to an output_stream_url (a host of its own), in order. */
   streamRequests(): ApiRequest[];
+  /** How many NUL keepalive bytes the output streams sent. */
+  streamKeepalives(): number;
   /** Every ref update pushed, in order. */
   pushes(): Promise<HerokuPush[]>;
   /** The one-off dynos created. */
@@ -129,8 +131,11 @@ export interface HerokuStandin extends AsyncDisposable {
   failRequests(count: number, options?: FailRequestsOptions): void;
   /** Makes the next `count` git requests (matching `options.match`) fail. */
   failGit(count: number, options?: FailGitOptions): void;
-  /** Changes a config var: a release of the slug the app runs (release phase included). */
-  setConfig(...names: string[]): void;
+  /**
+   * Changes config vars: a release of the slug the app runs, its release phase included;
+   * resolves when the release has succeeded or failed.
+   */
+  setConfig(...names: string[]): Promise<void>;
   /** Sets how long the output stream stays silent before it sends a NUL byte. @default 1000 */
   setStreamKeepalive(ms: number): void;
   /**
@@ -306,6 +311,8 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
     requests: () => [...platform.requests],
     gitRequests: () => [...gitRequests],
     streamRequests: () => [...streamRequests],
+    streamKeepalives: () =>
+      app.releases.reduce((sum, release) => sum + (release.output?.keepalives ?? 0), 0),
     pushes: async () => parsePushes(await Deno.readTextFile(path("pushes.log"))),
     dynos: () => [...platform.dynos],
     sessions: () => [...rendezvous.sessions],
@@ -343,8 +350,9 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
         ...(failOptions.match ? { match: failOptions.match } : {}),
       });
     },
-    setConfig: (...names) => {
-      platform.setConfig(app, names);
+    setConfig: async (...names) => {
+      const release = platform.setConfig(app, names);
+      while (release.status === "pending") await new Promise((r) => setTimeout(r, 20));
     },
     setStreamKeepalive: (ms) => {
       platform.keepaliveMs = ms;

@@ -118,6 +118,8 @@ export interface AppState {
 export class OutputStream {
   text = "";
   done = false;
+  /** NUL keepalive bytes sent so far, to all readers. */
+  keepalives = 0;
   #waiters: (() => void)[] = [];
 
   /** Appends text and wakes readers. */
@@ -158,6 +160,7 @@ export class OutputStream {
           clearTimeout(timer);
           this.#waiters = this.#waiters.filter((w) => w !== woken);
           if (idle) {
+            this.keepalives++;
             controller.enqueue(new Uint8Array([0]));
             return;
           }
