@@ -10,9 +10,9 @@ import { mergeSettings } from "./config.ts";
 import { coreVariables } from "./core_variables.ts";
 import type { DeployContext, EventName } from "./context.ts";
 import { EVENTS } from "./context.ts";
-import { CancelledError, ConfigError } from "./errors.ts";
+import { CancelledError, ConfigError, exitCodeOf } from "./errors.ts";
 import { currentBranch, readCommit } from "./git.ts";
-import type { Runtime } from "./layer.ts";
+import { type Runtime, serviceRegistry } from "./layer.ts";
 import { createLogger, type Logger, shouldUseColor } from "./logger.ts";
 import { type AnyLayer, type Plan, planRun } from "./plan.ts";
 import { runDeploy, setUpLayers } from "./runner.ts";
@@ -94,6 +94,7 @@ export async function runCommand(
       if (now) cleanupsNow.push(now);
     },
     fetch: globalThis.fetch,
+    service: serviceRegistry(),
   };
   const { events, provider } = await setUpLayers(plan, runtime);
   if (command === "plan") {
@@ -246,12 +247,13 @@ function onSignals({ controller, shell, logger, io, cleanupsNow }: SignalTargets
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const listeners = signals.map((signal) => {
     const listener = () => {
+      const cancelled = new CancelledError(signal);
       if (controller.signal.aborted) {
         for (const cleanup of cleanupsNow) cleanup();
-        io.exit(signal === "SIGINT" ? 130 : 143);
+        io.exit(exitCodeOf(cancelled));
       }
       logger.warn(`Received ${signal}: stopping the running command, then running deploy_failed`);
-      controller.abort(new CancelledError(signal));
+      controller.abort(cancelled);
       shell.cancel();
     };
     Deno.addSignalListener(signal, listener);

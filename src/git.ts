@@ -173,7 +173,7 @@ interface GitResult {
   code: number;
   stdout: string;
   output: string;
-  error: CommandError;
+  error?: CommandError;
 }
 
 async function git(
@@ -187,15 +187,20 @@ async function git(
     noThrow: options.noThrow,
     timeoutMs: options.timeoutMs,
   });
-  const display = `git ${args.join(" ")}`;
   return {
     code: result.code,
     stdout: result.stdout,
     output: result.stdout + result.stderr,
-    error: new CommandError(`git ${args[0]} failed with exit code ${result.code}`, {
-      command: display,
-      exitCode: result.code,
-      output: result.tail,
-    }),
+    // the shell's masked command text and output, under a message that names the git command
+    ...(result.error
+      ? {
+        error: new CommandError(`git ${args[0]} failed with exit code ${result.code}`, {
+          command: result.error.command,
+          exitCode: result.code,
+          output: result.error.output,
+          cause: result.error,
+        }),
+      }
+      : {}),
   };
 }

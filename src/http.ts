@@ -13,6 +13,7 @@
  * @module
  */
 import type { z } from "zod";
+import { delay } from "./delay.ts";
 import type { Secrets } from "./secrets.ts";
 
 /** How retries are bounded. */
@@ -176,7 +177,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     baseDelayMs: options.retry?.baseDelayMs ?? 500,
     maxDelayMs: options.retry?.maxDelayMs ?? 10_000,
   };
-  const sleep = options.sleep ?? abortableSleep;
+  const sleep = options.sleep ?? delay;
 
   const urlOf = (path: string) =>
     /^https?:\/\//.test(path) ? path : `${options.baseUrl ?? ""}${path}`;
@@ -349,19 +350,4 @@ function errorKind(error: unknown): string {
 
 function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

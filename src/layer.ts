@@ -61,6 +61,20 @@ export interface Runtime {
   defer(cleanup: () => void | Promise<void>, now?: () => void): void;
   /** The HTTP client. @default globalThis.fetch */
   fetch: typeof fetch;
+  /**
+   * The run's one instance of a service that several layers share (the notifiers' outbox), made by
+   * `make` on first use. Services live as long as the run: nothing is kept between runs.
+   */
+  service<T>(key: symbol, make: () => T): T;
+}
+
+/** A fresh {@linkcode Runtime.service} registry, for one run. */
+export function serviceRegistry(): Runtime["service"] {
+  const services = new Map<symbol, unknown>();
+  return <T>(key: symbol, make: () => T): T => {
+    if (!services.has(key)) services.set(key, make());
+    return services.get(key) as T;
+  };
 }
 
 /** What a layer's setup receives. */

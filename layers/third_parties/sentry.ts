@@ -10,7 +10,7 @@ import type { DeployContext } from "../../src/context.ts";
 import { errorMessage } from "../../src/errors.ts";
 import { defineLayer, type Runtime } from "../../src/layer.ts";
 import type { CommandOutput } from "../../src/shell.ts";
-import { variable } from "../../src/variables.ts";
+import { seconds, variable } from "../../src/variables.ts";
 
 const variables = z.object({
   SENTRY_AUTH_TOKEN: variable(z.string({ error: "expected a Sentry auth token" }), {
@@ -41,10 +41,9 @@ const variables = z.object({
       "Repository name in Sentry, for `set-commits --commit REPO@SHA` when `--auto` cannot work (default: CI_PROJECT_PATH or GITHUB_REPOSITORY)",
     example: "acme/shop",
   }),
-  SENTRY_TIMEOUT: variable(
-    z.string().regex(/^\d+$/, { error: "expected a whole number of seconds" }).transform(Number)
-      .default(60),
+  SENTRY_TIMEOUT: seconds(
     { description: "Seconds each sentry-cli command may take before it is stopped", example: "30" },
+    60,
   ),
 });
 
