@@ -30,22 +30,12 @@ function herokuEnv(
   };
 }
 
-// no deploy of these tests takes more than a few seconds; a hung one is killed
-const RUN_LIMIT_MS = 90_000;
-
 async function deploy(
   heroku: HerokuStandin,
   cwd: string,
   extra: Record<string, string> = {},
 ): Promise<CliResult> {
-  return await runCli([], {
-    cwd,
-    env: herokuEnv(heroku, extra),
-    onSpawn: (child) => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MS);
-      child.status.finally(() => clearTimeout(timer));
-    },
-  });
+  return await runCli([], { cwd, env: herokuEnv(heroku, extra) });
 }
 
 async function withApp<T>(fn: (dir: string, sha: string) => Promise<T>): Promise<T> {
@@ -417,7 +407,6 @@ async function provider(heroku: HerokuStandin, cwd: string, args: string[]) {
     env: herokuEnv(heroku),
     stdout: "piped",
     stderr: "piped",
-    signal: AbortSignal.timeout(RUN_LIMIT_MS),
   }).output();
   const stdout = new TextDecoder().decode(out.stdout);
   const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
