@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import type { HerokuApi, HerokuRelease } from "../layers/providers/heroku/api.ts";
-import { pushProblem } from "../layers/providers/heroku/deploy.ts";
+import { deployCommit, pushProblem } from "../layers/providers/heroku/deploy.ts";
 import { followRelease, streamOutput } from "../layers/providers/heroku/release.ts";
 import { CommandError, DeployError } from "../src/errors.ts";
 import { createLogger } from "../src/logger.ts";
 import { Secrets } from "../src/secrets.ts";
+import type { Shell } from "../src/shell.ts";
+import { recordingShell } from "./_doubles.ts";
 
 const COMMIT = { sha: "a".repeat(40), shortSha: "aaaaaaa", title: "One", author: "Ada" };
 
@@ -145,4 +147,51 @@ Deno.test("pushProblem names HEROKU_RELEASE_TIMEOUT only for a push its limit ki
   assert.equal(build.cause, rejected);
   const other = new Error("boom");
   assert.equal(pushProblem(other, COMMIT, { started: 0, timeoutMs: 1 }), other);
+});
+
+Deno.test("deployCommit: the wait after the push gets only what the push left of HEROKU_RELEASE_TIMEOUT", async () => {
+  const recorded = recordingShell((cmd) =>
+    cmd[1] === "rev-parse"
+      ? { stdout: "false\n" }
+      : cmd[1] === "ls-remote"
+      ? { stdout: "" }
+      : undefined
+  );
+  // a push that takes most of the limit
+  const shell: Shell = {
+    cancel: () => {},
+    run: async (cmd, options) => {
+      if (cmd[1] === "push") await new Promise((resolve) => setTimeout(resolve, 1_500));
+      return await recorded.run(cmd, options);
+    },
+  };
+  const pending: HerokuRelease = { id: "r3", version: 3, status: "pending", slug: { id: "s3" } };
+  const api = {
+    latestReleases: () => Promise.resolve([pending]),
+    slugCommit: () => Promise.resolve(COMMIT.sha),
+    release: () => Promise.resolve(pending),
+  } as unknown as HerokuApi;
+  const logger = createLogger({ secrets: new Secrets(), write: () => {}, color: false });
+  const started = Date.now();
+  await assert.rejects(
+    deployCommit(COMMIT, {
+      api,
+      app: "shop",
+      gitUrl: "https://git.example/shop.git",
+      branch: "main",
+      git: { shell, cwd: Deno.cwd(), env: {} },
+      logger,
+      signal,
+      timeoutMs: 2_000,
+      force: false,
+      versionBefore: 2,
+    }),
+    (e: unknown) =>
+      e instanceof DeployError &&
+      /still pending after 2s \(HEROKU_RELEASE_TIMEOUT\)/.test(e.message),
+  );
+  // the limit runs from before the push: about 2 s, not the push's 1.5 s and 2 s more
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 2_000 && elapsed < 3_300, `${elapsed}ms`);
+  assert.ok(recorded.ran.some((cmd) => cmd[1] === "push"));
 });

@@ -467,6 +467,18 @@ Deno.test("Heroku run() attaches to a one-off dyno over TLS and returns the comm
       assert.equal(result.ok, false);
       assert.match(result.message!, /timed out after 1s|timed out after 0s/);
       assert.ok(Date.now() - started < 10_000);
+      // noThrow returns a command's failure, never a time limit's
+      const { result: kept } = await provider(heroku, dir, [
+        "run",
+        "--no-throw",
+        "--timeout",
+        "500",
+        "--",
+        "sleep",
+        "30",
+      ]);
+      assert.equal(kept.ok, false);
+      assert.match(kept.message!, /timed out after/);
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -763,4 +775,31 @@ Deno.test("Heroku deploy from a shallow clone fetches history from origin with t
     await server.shutdown();
     for (const dir of [home, origin, repos, clone]) await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Heroku deploy follows its own commit's release, not a config change made during its release phase", async () => {
+  await using heroku = await startHerokuStandin();
+  await withApp(async (dir) => {
+    assert.equal((await deploy(heroku, dir)).code, 0);
+    const second = await addCommit(dir, { files: { "b.txt": "b" }, message: "Second" });
+    heroku.setReleasePhase({ durationMs: 1_500, output: ["a migration"], startDelayMs: 0 });
+    let config: Promise<void> | undefined;
+    const watch = setInterval(() => {
+      const newest = heroku.releases().at(-1)!;
+      // while the push waits for the release phase of the second commit, a config var changes
+      if (!config && newest.commit === second && newest.status === "pending") {
+        config = heroku.setConfig("MAINTENANCE_BANNER");
+      }
+    }, 20);
+    try {
+      const result = await deploy(heroku, dir);
+      assert.equal(result.code, 0, result.all);
+      assert.ok(config, "no config change happened during the release phase");
+      assert.match(result.stdout, new RegExp(`Release v4 of ${second.slice(0, 7)} succeeded`));
+      assert.equal(heroku.releases()[4]?.description, "Set MAINTENANCE_BANNER config vars");
+    } finally {
+      clearInterval(watch);
+      await config;
+    }
+  });
 });
