@@ -302,7 +302,6 @@ export class Platform {
     const step = (phase.durationMs ?? 200) / (lines.length + 1);
     let index = 0;
     const tick = () => {
-      release.started = true;
       if (index < lines.length) {
         output.write(`${lines[index++]}\n`);
         this.#later(tick, step);
@@ -312,7 +311,11 @@ export class Platform {
       release.updatedAt = new Date().toISOString();
       output.end();
     };
-    this.#later(tick, (phase.startDelayMs ?? 300) + step);
+    // the release dyno boots, its stream exists, then the command prints its lines
+    this.#later(() => {
+      release.started = true;
+      this.#later(tick, step);
+    }, phase.startDelayMs ?? 300);
     return release;
   }
 
