@@ -168,6 +168,11 @@ async function report(heroku: HerokuStandin, repo: string, code: number): Promis
       } (${push.outcome})`,
     );
   }
+  const streams = heroku.streamRequests();
+  console.log(
+    `\nrelease output stream requests: ${streams.length} (each push showed its release phase itself;` +
+      ` ${streams.filter((r) => r.headers.authorization !== undefined).length} carried a key)`,
+  );
   console.log("\nReleases:");
   for (const release of heroku.releases()) {
     console.log(
@@ -178,7 +183,7 @@ async function report(heroku: HerokuStandin, repo: string, code: number): Promis
   }
   for (const session of heroku.sessions()) {
     const command = session.command.replace(
-      /; echo "\uFFFF heroku-command-exit-status: \$\?"$/,
+      / ; echo "\uFFFF heroku-command-exit-status: \$\?"$/,
       "",
     );
     console.log(`\nOne-off dyno ${session.dyno} ran: ${command}`);

@@ -46,6 +46,11 @@ export interface PushOptions extends GitOptions {
   force?: boolean;
   /** The name of the variable that turns force on, for the rejection message. @default "FORCE_PUSH" */
   forceVariable?: string;
+  /**
+   * Kill `git push` (and each git command it needs) after this many milliseconds: the command
+   * fails with exit code 124. @default no limit
+   */
+  timeoutMs?: number;
 }
 
 // deepen a shallow clone this far, step by step, before fetching the rest of the commit's history
@@ -216,13 +221,14 @@ interface GitResult {
 
 async function git(
   args: string[],
-  options: GitOptions & { noThrow?: boolean },
+  options: GitOptions & { noThrow?: boolean; timeoutMs?: number },
 ): Promise<GitResult> {
   const result = await options.shell.run(["git", ...args], {
     cwd: options.cwd,
     env: { GIT_TERMINAL_PROMPT: "0", ...options.env },
     logger: options.logger,
     noThrow: options.noThrow,
+    timeoutMs: options.timeoutMs,
   });
   return {
     code: result.code,

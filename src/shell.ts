@@ -119,7 +119,15 @@ export function createShell(options: ShellOptions): Shell {
       if (runOptions.timeoutMs) builder = builder.timeout(runOptions.timeoutMs);
       let killed = false;
       const cancel = cancelled.promise.then(() => killed = true);
-      const finished = await untilKilled(builder.spawn(), cancel.then(() => {}));
+      // a time limit kills the command as cancel() does, and its grandchildren may keep the pipes
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<number>((resolve) => {
+        if (runOptions.timeoutMs) timer = setTimeout(() => resolve(124), runOptions.timeoutMs);
+      });
+      const finished = await untilKilled(
+        builder.spawn(),
+        Promise.race([cancel.then(() => 143), timedOut]),
+      ).finally(() => clearTimeout(timer));
       // a command killed by cancel() failed, whatever its exit code says
       const result = killed && finished.code === 0 ? { code: 143 } : finished;
       out.splitter.end();
@@ -146,17 +154,17 @@ export function createShell(options: ShellOptions): Shell {
 const KILL_GRACE_MS = 1_000;
 
 /**
- * The command's result, or, once cancelled, a killed result after a grace period: a grandchild
+ * The command's result, or, once cancelled or timed out, a killed result after a grace period: a grandchild
  * (`sh -c 'sleep 9'`, git's ssh) can keep the pipes open after the command itself was killed.
  */
 async function untilKilled(
   child: Promise<{ code: number }>,
-  cancelled: Promise<void>,
+  cancelled: Promise<number>,
 ): Promise<{ code: number }> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const killed = cancelled.then(() =>
+  const killed = cancelled.then((code) =>
     new Promise<{ code: number }>((resolve) => {
-      timer = setTimeout(() => resolve({ code: 143 }), KILL_GRACE_MS);
+      timer = setTimeout(() => resolve({ code }), KILL_GRACE_MS);
     })
   );
   child.catch(() => {});

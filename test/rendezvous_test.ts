@@ -21,7 +21,7 @@ Deno.test("parseAttachUrl reads host, port and secret of a rendezvous URL", () =
 Deno.test("withExitStatus appends the Heroku CLI's exit-status marker", () => {
   assert.equal(
     withExitStatus("rake db:migrate"),
-    'rake db:migrate; echo "\uFFFF heroku-command-exit-status: $?"',
+    'rake db:migrate ; echo "\uFFFF heroku-command-exit-status: $?"',
   );
 });
 

@@ -1,24 +1,18 @@
 /**
  * The Heroku provider: pushes over HTTPS to `$HEROKU_GIT_URL/<app>.git` and talks to the Platform
- * API directly (no Heroku CLI). After the push it follows the new release until it has `succeeded`
- * or `failed`, release phase included, so a failed release phase fails the run.
+ * API directly (no Heroku CLI). The push lasts until the release phase ends, as on Heroku; then the
+ * new release is followed until it has `succeeded` or `failed`, so a failed release phase fails the
+ * run, and HEROKU_RELEASE_TIMEOUT bounds the push and the wait together.
  *
  * @module
  */
 import { z } from "zod";
-import { CommandError, DeployError } from "../../src/errors.ts";
-import { lsRemote, push } from "../../src/git.ts";
 import { configProblem, createHerokuApi, type HerokuRelease } from "./heroku/api.ts";
 import { gitCredentialEnv } from "./heroku/credentials.ts";
 import { defineProvider, type ProcessAction } from "../../src/provider.ts";
 import { seconds, variable } from "../../src/variables.ts";
-import {
-  currentRelease,
-  followRelease,
-  newRelease,
-  releaseAgain,
-  releaseCommand,
-} from "./heroku/release.ts";
+import { deployCommit } from "./heroku/deploy.ts";
+import { currentRelease } from "./heroku/release.ts";
 import { runOneOff } from "./heroku/run.ts";
 
 /** Heroku's rule for app names: lowercase letters, digits and dashes, starting with a letter. */
@@ -59,9 +53,14 @@ const variables = z.object({
   HEROKU_GIT_URL: variable(baseUrl("Heroku git server").default("https://git.heroku.com"), {
     description: "Base URL of Heroku's git server; the app's repo is <url>/<app>.git",
   }),
+  // Heroku stops a build after 15 minutes and a release phase after an hour (Dev Center: Slug
+  // Compiler; Release Phase, "The release phase has a 1-hour timeout"): the default allows both
   HEROKU_RELEASE_TIMEOUT: seconds(
-    { description: "Seconds to wait for a release (its release phase included) to finish" },
-    3600,
+    {
+      description:
+        "Seconds the push (build and release phase: Heroku's push waits for both) and the release may take together",
+    },
+    4500,
   ),
 })
   // `when`: report a missing app name together with the other problems, not after they are fixed
@@ -153,44 +152,17 @@ export default defineProvider({
         return await api.slugCommit(app, current.slug.id);
       },
       async deploy(commit) {
-        const sha = commit.sha;
-        const remoteSha = await lsRemote(gitUrl, `refs/heads/${HEROKU_BRANCH}`, git);
-        let release: HerokuRelease;
-        if (remoteSha === sha) {
-          // the repo has the commit but the app does not run it (a failed release phase, a rollback):
-          // a push would change nothing, so release the commit's slug again
-          release = await releaseAgain(api, app, sha, logger);
-        } else {
-          logger.info(`Pushing ${commit.shortSha} to ${gitUrl} (branch ${HEROKU_BRANCH})`);
-          try {
-            await push({
-              ...git,
-              logger,
-              url: gitUrl,
-              sha,
-              branch: HEROKU_BRANCH,
-              remoteSha,
-              force: core.FORCE_PUSH,
-            });
-          } catch (error: unknown) {
-            if (
-              error instanceof CommandError &&
-              error.output.some((l) => /Push rejected|pre-receive hook declined/.test(l))
-            ) {
-              throw new DeployError(
-                `Heroku rejected the push of ${commit.shortSha}: the build failed`,
-                { cause: error },
-              );
-            }
-            throw error;
-          }
-          release = await newRelease(api, app, sha, versionBefore, runtime.signal);
-        }
-        await followRelease(api, app, release, {
+        const release = await deployCommit(commit, {
+          api,
+          app,
+          gitUrl,
+          branch: HEROKU_BRANCH,
+          git,
           logger,
-          timeoutMs: config.HEROKU_RELEASE_TIMEOUT * 1000,
           signal: runtime.signal,
-          releaseCommand: await releaseCommand(runtime.cwd),
+          timeoutMs: config.HEROKU_RELEASE_TIMEOUT * 1000,
+          force: core.FORCE_PUSH,
+          versionBefore,
         });
         logger.success(`Release v${release.version} of ${commit.shortSha} succeeded`);
         return { release: `v${release.version}` };

@@ -9,6 +9,13 @@
  * // DENO_CERT=heroku.certFile
  * heroku.setReleasePhase({ exitCode: 1, output: ["migration failed"] });
  * ```
+ *
+ * As on Heroku, `git push` lasts until the release phase ends: the pre-receive hook prints the
+ * build, "Running release command...", the release command's output and "Waiting for release....
+ * done" (or "failed"), and only then does git update the branch, which it does even when the
+ * release phase failed (heroku/hatchet pull request #119: "When a deploy succeeds but the release
+ * fails the git remote retains the contents of the `git push`"; heroku/hatchet
+ * lib/hatchet/git_app.rb:33-42 at 05e4684 reads the release's status only after the push).
  * @module
  */
 import { makeCert } from "./heroku_cert.ts";
@@ -64,6 +71,14 @@ export interface HerokuReleaseView {
   description: string;
 }
 
+/** Limits on the git server's next answers. */
+export interface FailGitOptions {
+  /** HTTP status to answer. @default 500 */
+  status?: number;
+  /** Only requests whose "METHOD /path?query" matches. @default every git request */
+  match?: RegExp;
+}
+
 /** Limits on the API's next answers. */
 export interface FailRequestsOptions {
   /** HTTP status to answer. @default 503 */
@@ -90,6 +105,10 @@ export interface HerokuStandin extends AsyncDisposable {
   requests(): ApiRequest[];
   /** Every git HTTP request, in order. */
   gitRequests(): GitRequest[];
+  /** Every request to an output_stream_url (a host of its own), in order. */
+  streamRequests(): ApiRequest[];
+  /** How many NUL keepalive bytes the output streams sent. */
+  streamKeepalives(): number;
   /** Every ref update pushed, in order. */
   pushes(): Promise<HerokuPush[]>;
   /** The one-off dynos created. */
@@ -110,6 +129,20 @@ export interface HerokuStandin extends AsyncDisposable {
   setReleasePhase(phase: ReleasePhase | null): void;
   /** Makes the next `count` API requests (matching `options.match`) fail. */
   failRequests(count: number, options?: FailRequestsOptions): void;
+  /** Makes the next `count` git requests (matching `options.match`) fail. */
+  failGit(count: number, options?: FailGitOptions): void;
+  /**
+   * Changes config vars: a release of the slug the app runs, its release phase included;
+   * resolves when the release has succeeded or failed.
+   */
+  setConfig(...names: string[]): Promise<void>;
+  /** Sets how long the output stream stays silent before it sends a NUL byte. @default 1000 */
+  setStreamKeepalive(ms: number): void;
+  /**
+   * Makes rendezvous close the TCP connection without TLS close_notify once a session's output
+   * is sent, as Heroku's rendezvous may.
+   */
+  setRendezvousAbruptClose(abrupt: boolean): void;
   /** Writes an executable script to the directory first on PATH for one-off dynos. */
   fakeBin(name: string, script: string): Promise<void>;
   /** Stops the servers and removes the state directory; safe to call twice. */
@@ -146,7 +179,10 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
   const cert = await makeCert(path("certs"));
 
   const gitRequests: GitRequest[] = [];
+  const streamRequests: ApiRequest[] = [];
+  const gitFailures: { remaining: number; status: number; match?: RegExp }[] = [];
   let apiUrl = "";
+  let streamUrl = "";
   const rendezvous = startRendezvous({
     cert: cert.cert,
     key: cert.key,
@@ -158,6 +194,7 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
     apiUrl: () => apiUrl,
     rendezvousUrl: () => `rendezvous://127.0.0.1:${rendezvous.port}`,
     onDyno: (app: AppState, dyno) => rendezvous.register(app.name, dyno),
+    streamUrl: () => streamUrl,
   });
   const app = platform.createApp(appName, options.stack ?? "heroku-24", options.region ?? "us");
 
@@ -165,9 +202,33 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
     const url = new URL(request.url);
     const build = url.pathname.match(/^\/_standin\/apps\/([\w-]+)\/builds$/);
     if (build) return internalBuild(request, url, build[1]!);
+    const wait = url.pathname.match(/^\/_standin\/apps\/([\w-]+)\/releases\/(\d+)\/wait$/);
+    if (wait) return internalWait(request, wait[1]!, Number(wait[2]));
     return platform.handle(request);
   });
   apiUrl = `http://127.0.0.1:${api.addr.port}`;
+
+  // output_stream_url is served by a host of its own (release-output.heroku.com in the Platform
+  // API schema's example), which must never see the API key
+  const streams = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const url = new URL(request.url);
+    const headers: Record<string, string> = {};
+    request.headers.forEach((value, name) => headers[name] = value);
+    const match = url.pathname.match(/^\/streams\/([\w-]+)$/);
+    const response = match && request.method === "GET"
+      ? platform.outputStream(match[1]!)
+      : new Response("Not found\n", { status: 404 });
+    streamRequests.push({
+      method: request.method,
+      path: url.pathname,
+      headers,
+      body: undefined,
+      status: response.status,
+      at: Date.now(),
+    });
+    return response;
+  });
+  streamUrl = `http://127.0.0.1:${streams.addr.port}`;
   await Deno.writeTextFile(path("api_port"), String(api.addr.port));
 
   // what the pre-receive hook calls to create the slug and release before the push completes
@@ -181,7 +242,34 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
       return new Response("refused", { status: 403 });
     }
     const release = platform.release(target, commit, procfile.trim() === "" ? null : procfile);
-    return new Response(String(release.version), { status: 201 });
+    const phase = release.output ? " release" : "";
+    return new Response(`${release.version}${phase}`, { status: 201 });
+  }
+
+  // what the hook reads while the push waits for the release phase: the release command's output,
+  // then a last line "\u0001 STATUS" (the output without keepalives: Heroku's push shows none)
+  function internalWait(request: Request, name: string, version: number): Response {
+    const release = platform.apps.get(name)?.releases.find((r) => r.version === version);
+    if (request.headers.get("x-standin-token") !== token || !release?.output) {
+      return new Response("refused", { status: 403 });
+    }
+    const output = release.output.readable(null).getReader();
+    const encoder = new TextEncoder();
+    let last = 10;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { done, value } = await output.read();
+        if (!done) {
+          last = value.at(-1) ?? last;
+          return controller.enqueue(value);
+        }
+        const newline = last === 10 ? "" : "\n";
+        controller.enqueue(encoder.encode(`${newline}\u0001 ${release.status}\n`));
+        controller.close();
+      },
+      cancel: () => output.cancel(),
+    });
+    return new Response(body, { headers: { "content-type": "text/plain" } });
   }
 
   const git = Deno.serve(
@@ -192,6 +280,14 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
         apiKey,
         exists: (name) => platform.apps.has(name),
         record: (entry) => gitRequests.push(entry),
+        failure: (line) => {
+          const failure = gitFailures.find((f) =>
+            f.remaining > 0 && (!f.match || f.match.test(line))
+          );
+          if (!failure) return undefined;
+          failure.remaining--;
+          return failure.status;
+        },
       }),
   );
 
@@ -201,7 +297,7 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
       platform.close();
       for (const release of app.releases) release.output?.end();
       await rendezvous.close();
-      await Promise.allSettled([api.shutdown(), git.shutdown()]);
+      await Promise.allSettled([api.shutdown(), git.shutdown(), streams.shutdown()]);
       await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     })();
 
@@ -214,6 +310,9 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
     stateDir,
     requests: () => [...platform.requests],
     gitRequests: () => [...gitRequests],
+    streamRequests: () => [...streamRequests],
+    streamKeepalives: () =>
+      app.releases.reduce((sum, release) => sum + (release.output?.keepalives ?? 0), 0),
     pushes: async () => parsePushes(await Deno.readTextFile(path("pushes.log"))),
     dynos: () => [...platform.dynos],
     sessions: () => [...rendezvous.sessions],
@@ -243,6 +342,23 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
         status: failOptions.status ?? 503,
         ...(failOptions.match ? { match: failOptions.match } : {}),
       });
+    },
+    failGit: (count, failOptions = {}) => {
+      gitFailures.push({
+        remaining: count,
+        status: failOptions.status ?? 500,
+        ...(failOptions.match ? { match: failOptions.match } : {}),
+      });
+    },
+    setConfig: async (...names) => {
+      const release = platform.setConfig(app, names);
+      while (release.status === "pending") await new Promise((r) => setTimeout(r, 20));
+    },
+    setStreamKeepalive: (ms) => {
+      platform.keepaliveMs = ms;
+    },
+    setRendezvousAbruptClose: (abrupt) => {
+      rendezvous.abruptClose = abrupt;
     },
     fakeBin: async (name, script) => {
       if (!/^[\w.-]+$/.test(name)) throw new TypeError(`Cannot use "${name}" as a binary name`);

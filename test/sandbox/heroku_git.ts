@@ -31,6 +31,8 @@ export interface GitHandlerOptions {
   exists: (app: string) => boolean;
   /** Where to record the request. */
   record: (request: GitRequest) => void;
+  /** A status to answer instead of serving the request ("METHOD /path?query"). @default none */
+  failure?: (request: string) => number | undefined;
 }
 
 /** Answers one smart-HTTP git request. */
@@ -62,6 +64,11 @@ export async function handleGit(request: Request, options: GitHandlerOptions): P
     );
   }
   entry.authorized = true;
+  const failed = options.failure?.(`${request.method} ${url.pathname}${url.search}`);
+  if (failed !== undefined) {
+    await request.body?.cancel();
+    return answer(new Response("Internal server error\n", { status: failed }));
+  }
   const match = url.pathname.match(/^\/([a-z][a-z0-9-]*)\.git(\/.*)$/);
   if (!match || !options.exists(match[1]!)) {
     await request.body?.cancel();

@@ -4,6 +4,9 @@
 #
 # Usage (from hooks/pre-receive): heroku_hook.sh STATE_DIR APP
 #
+# A build whose Procfile declares a release phase waits for it, as Heroku's push does: "Running
+# release command...", its output, then "Waiting for release.... done" or "failed".
+#
 # STATE_DIR holds: pushes.log (one line per ref update: app TAB old TAB new TAB ref TAB outcome),
 # api_port and token (to create the release), apps/<app>/stack, apps/<app>/build_delay (seconds),
 # apps/<app>/fail_next_build (present: the next build fails with its text as the message).
@@ -28,6 +31,29 @@ release() {
   exec 3<&-
   [[ "$response" == "HTTP/1."?" 201"* ]] || return 1
   printf '%s\n' "${response##*$'\n'}"
+}
+
+# Waits for the release phase of version $1 like Heroku's push does, printing the release command's
+# output as it comes, and sets RELEASE_STATUS to "done" or "failed".
+wait_release() {
+  local version="$1" line status=failed headers=1
+  exec 4<>"/dev/tcp/127.0.0.1/$(cat "$STATE/api_port")" || return 1
+  printf 'GET /_standin/apps/%s/releases/%s/wait HTTP/1.0\r\nHost: 127.0.0.1\r\n' "$APP" "$version" >&4
+  printf 'X-Standin-Token: %s\r\n\r\n' "$(cat "$STATE/token")" >&4
+  while IFS= read -r line <&4 || [[ -n "$line" ]]; do
+    line="${line%$'\r'}"
+    if ((headers)); then
+      [[ -z "$line" ]] && headers=0
+      continue
+    fi
+    if [[ "$line" == $'\001 '* ]]; then
+      [[ "${line#$'\001 '}" == succeeded ]] && status="done"
+      continue
+    fi
+    printf '%s\n' "$line"
+  done
+  exec 4<&-
+  RELEASE_STATUS="$status"
 }
 
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$APP" "$1" "$2" "$3" "$4" >>"$STATE/pushes.log"; }
@@ -78,17 +104,25 @@ while read -r oldrev newrev refname; do
   printf -- '-----> Compressing...\n'
   printf -- '       Done: 42.1M\n'
   printf -- '-----> Launching...\n'
-  if ! version="$(release "$newrev" "$procfile_file")"; then
-    printf ' !     Release failed: %s\n' "$version"
+  if ! answer="$(release "$newrev" "$procfile_file")"; then
+    printf ' !     Release failed: %s\n' "$answer"
     rm -f "$procfile_file"
     record "$oldrev" "$newrev" "$refname" rejected
     status=1
     continue
   fi
+  version="${answer%% *}"
   printf -- '       Released v%s\n' "$version"
   printf -- '       https://%s.herokuapp.com/ deployed to Heroku\n\n' "$APP"
   printf 'Verifying deploy... done.\n'
   rm -f "$procfile_file"
+  if [[ "$answer" == *" release" ]]; then
+    # the push lasts until the release phase ends; git updates the ref afterwards, failed or not
+    printf 'Running release command...\n\n'
+    RELEASE_STATUS=failed
+    wait_release "$version"
+    printf 'Waiting for release.... %s.\n' "$RELEASE_STATUS"
+  fi
   record "$oldrev" "$newrev" "$refname" accepted
 done
 exit "$status"

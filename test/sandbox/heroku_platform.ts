@@ -28,6 +28,12 @@ export interface ReleasePhase {
   output?: string[];
   /** How long it runs, spread over its lines. @default 200 */
   durationMs?: number;
+  /**
+   * How long the release dyno takes to boot: until then `output_stream_url` answers 404, as the
+   * Heroku CLI expects ("Release command not started yet", heroku/cli
+   * src/commands/releases/output.ts:31 at c5fbf4b). @default 300
+   */
+  startDelayMs?: number;
 }
 
 /** A one-off dyno the stand-in started. */
@@ -70,6 +76,8 @@ export interface ReleaseState {
   updatedAt: string;
   /** Release phase output; undefined when the release has no release phase. */
   output?: OutputStream;
+  /** Whether the release dyno has started: before, its output stream answers 404. */
+  started?: boolean;
 }
 
 /** One process type of the formation. */
@@ -110,6 +118,8 @@ export interface AppState {
 export class OutputStream {
   text = "";
   done = false;
+  /** NUL keepalive bytes sent so far, to all readers. */
+  keepalives = 0;
   #waiters: (() => void)[] = [];
 
   /** Appends text and wakes readers. */
@@ -124,19 +134,41 @@ export class OutputStream {
     this.#wake();
   }
 
-  /** A byte stream of everything written so far and later, ending with {@linkcode end}. */
-  readable(): ReadableStream<Uint8Array> {
+  /**
+   * A byte stream of everything written so far and later, ending with {@linkcode end}. After
+   * `keepaliveMs` of silence it sends a NUL byte, as Heroku's stream service (busl) does so that
+   * the router does not cut an idle connection (heroku/busl pull requests #99 and #100: "sends an
+   * empty byte to the response every second", "it adds null bytes into the data").
+   */
+  readable(keepaliveMs: number | null = 1_000): ReadableStream<Uint8Array> {
     let sent = 0;
     const encoder = new TextEncoder();
     return new ReadableStream({
       pull: async (controller) => {
-        while (sent === this.text.length && !this.done) {
-          await new Promise<void>((resolve) => this.#waiters.push(resolve));
+        if (sent === this.text.length && !this.done) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          let woken!: () => void;
+          const idle = await Promise.race([
+            new Promise<boolean>((resolve) => {
+              woken = () => resolve(false);
+              this.#waiters.push(woken);
+            }),
+            new Promise<boolean>((resolve) => {
+              if (keepaliveMs !== null) timer = setTimeout(() => resolve(true), keepaliveMs);
+            }),
+          ]);
+          clearTimeout(timer);
+          this.#waiters = this.#waiters.filter((w) => w !== woken);
+          if (idle) {
+            this.keepalives++;
+            controller.enqueue(new Uint8Array([0]));
+            return;
+          }
         }
         if (sent < this.text.length) {
           controller.enqueue(encoder.encode(this.text.slice(sent)));
           sent = this.text.length;
-        } else {
+        } else if (this.done) {
           controller.close();
         }
       },
@@ -170,6 +202,8 @@ export interface PlatformDeps {
   rendezvousUrl: () => string;
   /** Starts nothing; registers the dyno for the rendezvous server. */
   onDyno: (app: AppState, dyno: DynoRecord) => void;
+  /** Base URL of the release output service, a host of its own (release-output.heroku.com). */
+  streamUrl: () => string;
 }
 
 /** The stand-in's Platform API state and request handler. */
@@ -179,6 +213,8 @@ export class Platform {
   readonly dynos: DynoRecord[] = [];
   readonly failures: InjectedFailure[] = [];
   releasePhase: ReleasePhase | null = null;
+  /** Silence before the output stream sends a NUL byte (busl sends one every second). */
+  keepaliveMs = 1_000;
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #dynoNumber = 1000;
 
@@ -235,6 +271,21 @@ export class Platform {
     return this.#deploy(app, slug, `Deploy ${commit.slice(0, 8)}`, phase);
   }
 
+  /**
+   * A config-var change: a new release of the slug the app runs, its release phase included.
+   * Heroku's releases reuse the current slug for every change that is not a build ("Set X config
+   * vars", add-ons), so the newest release's slug need not be the newest build (Platform API
+   * schema.json, release `slug`: "slug running in this release"; Dev Center, Release Phase: "A
+   * change to the value of a config var" creates a release and runs the release command).
+   */
+  setConfig(app: AppState, names: string[]): ReleaseState {
+    const slug = this.current(app)?.slugId ? app.slugs.get(this.current(app)!.slugId!) : undefined;
+    const description = `Set ${names.join(", ")} config vars`;
+    if (!slug) return this.#addRelease(app, description, null, "succeeded");
+    const phase = this.releasePhase ?? ("release" in slug.processTypes ? {} : null);
+    return this.#deploy(app, slug, description, phase);
+  }
+
   /** Stops the release-phase timers. */
   close(): void {
     for (const timer of this.#timers) clearTimeout(timer);
@@ -260,7 +311,11 @@ export class Platform {
       release.updatedAt = new Date().toISOString();
       output.end();
     };
-    this.#later(tick, step);
+    // the release dyno boots, its stream exists, then the command prints its lines
+    this.#later(() => {
+      release.started = true;
+      this.#later(tick, step);
+    }, phase.startDelayMs ?? 300);
     return release;
   }
 
@@ -318,8 +373,6 @@ export class Platform {
 
   #route(method: string, url: URL, headers: Record<string, string>, body: unknown): Response {
     const path = url.pathname;
-    const stream = path.match(/^\/streams\/([\w-]+)$/);
-    if (stream && method === "GET") return this.#outputStream(stream[1]!);
     const failure = this.failures.find((f) =>
       f.remaining > 0 && (!f.match || f.match.test(`${method} ${path}`))
     );
@@ -420,7 +473,7 @@ export class Platform {
       current: this.current(app)?.id === release.id,
       description: release.description,
       slug: release.slugId ? { id: release.slugId } : null,
-      output_stream_url: release.output ? `${this.deps.apiUrl()}/streams/${release.id}` : null,
+      output_stream_url: release.output ? `${this.deps.streamUrl()}/streams/${release.id}` : null,
       app: { id: app.id, name: app.name },
       user: { email: "deployer@example.com", id: crypto.randomUUID() },
       addon_plan_names: [],
@@ -513,14 +566,22 @@ export class Platform {
     });
   }
 
-  #outputStream(id: string): Response {
+  /**
+   * GET output_stream_url: 404 until the release dyno started (the Heroku CLI retries or warns on
+   * it: heroku/cli src/lib/container/streamer.ts:15 and src/commands/releases/output.ts:31 at
+   * c5fbf4b), then the output so far and what follows, NUL keepalives in silences, until the
+   * release command exits; a stream that ended without any output answers 204 No Content.
+   */
+  outputStream(id: string): Response {
     for (const app of this.apps.values()) {
       const release = app.releases.find((r) => r.id === id);
-      if (release?.output) {
-        return new Response(release.output.readable(), {
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        });
+      if (!release?.output || !release.started) continue;
+      if (release.output.done && release.output.text === "") {
+        return new Response(null, { status: 204 });
       }
+      return new Response(release.output.readable(this.keepaliveMs), {
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
     }
     return new Response("Not found\n", { status: 404 });
   }

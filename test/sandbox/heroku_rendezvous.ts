@@ -3,6 +3,12 @@
  * the dyno's secret and "\r\n"; the server answers "rendezvous\r\n" and then streams the command's
  * output (as a terminal would, with "\r\n" line ends) until it exits. The command runs locally with
  * bash, fake binaries first on PATH.
+ *
+ * Clients reach the TLS server through a TCP relay, so that a session can end the way Heroku's
+ * rendezvous sometimes ends one: the TCP connection closes without a TLS close_notify alert. The
+ * Heroku CLI does not mind (Node's TLS socket reports the TCP end as an ordinary 'close', and
+ * heroku/cli src/lib/run/dyno.ts:419-425 at c5fbf4b only asks whether the exit-status marker came
+ * before it), so a client must not either.
  */
 import type { DynoRecord } from "./heroku_platform.ts";
 
@@ -38,6 +44,8 @@ export interface Rendezvous {
   sessions: RendezvousSession[];
   /** Makes a dyno attachable by its secret. */
   register(app: string, dyno: DynoRecord): void;
+  /** End sessions by closing TCP without TLS close_notify. @default false */
+  abruptClose: boolean;
   /** Stops listening and kills running commands. */
   close(): Promise<void>;
 }
@@ -57,6 +65,9 @@ export function startRendezvous(options: RendezvousOptions): Rendezvous {
   const children = new Set<Deno.ChildProcess>();
   const conns = new Set<Deno.Conn>();
   const handlers = new Set<Promise<void>>();
+  // relayed client connections, by the relay's local port towards the TLS server
+  const relays = new Map<number, () => void>();
+  let abrupt = false;
 
   const serve = async (conn: Deno.TlsConn) => {
     conns.add(conn);
@@ -67,6 +78,11 @@ export function startRendezvous(options: RendezvousOptions): Rendezvous {
       pending.delete(secret!);
       await conn.write(new TextEncoder().encode("rendezvous\r\n"));
       sessions.push(await runAttached(conn, entry.app, entry.dyno));
+      if (abrupt) {
+        // let the relay pass the last records on, then drop the client before the close_notify
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        relays.get((conn.remoteAddr as Deno.NetAddr).port)?.();
+      }
     } catch {
       // the client went away; nothing to report
     } finally {
@@ -140,11 +156,28 @@ export function startRendezvous(options: RendezvousOptions): Rendezvous {
     }
   })().catch(() => {});
 
+  const relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const relaying = (async () => {
+    for await (const client of relay) {
+      const handler = relayOne(client, (listener.addr as Deno.NetAddr).port, relays, conns);
+      handlers.add(handler);
+      handler.finally(() => handlers.delete(handler));
+    }
+  })().catch(() => {});
+
   return {
-    port: (listener.addr as Deno.NetAddr).port,
+    port: (relay.addr as Deno.NetAddr).port,
     sessions,
     register: (app, dyno) => pending.set(dyno.secret, { app, dyno }),
+    get abruptClose() {
+      return abrupt;
+    },
+    set abruptClose(value: boolean) {
+      abrupt = value;
+    },
     async close() {
+      relay.close();
+      await relaying;
       listener.close();
       for (const child of children) await killTree(child.pid);
       for (const conn of conns) {
@@ -158,6 +191,57 @@ export function startRendezvous(options: RendezvousOptions): Rendezvous {
       await Promise.allSettled([...handlers]);
     },
   };
+}
+
+/** Copies bytes both ways between a client and the TLS server, until either side ends or a cut. */
+async function relayOne(
+  client: Deno.Conn,
+  port: number,
+  relays: Map<number, () => void>,
+  conns: Set<Deno.Conn>,
+): Promise<void> {
+  let server: Deno.Conn;
+  try {
+    server = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    client.close();
+    return;
+  }
+  conns.add(client);
+  conns.add(server);
+  let cut = false;
+  const closeBoth = () => {
+    for (const conn of [client, server]) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+  };
+  const localPort = (server.localAddr as Deno.NetAddr).port;
+  relays.set(localPort, () => {
+    cut = true;
+    closeBoth();
+  });
+  const copy = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buffer = new Uint8Array(16 * 1024);
+    try {
+      while (!cut) {
+        const n = await from.read(buffer);
+        if (n === null || cut) break;
+        let written = 0;
+        while (written < n) written += await to.write(buffer.subarray(written, n));
+      }
+    } catch {
+      // either side went away
+    }
+  };
+  await Promise.race([copy(client, server), copy(server, client)]);
+  closeBoth();
+  relays.delete(localPort);
+  conns.delete(client);
+  conns.delete(server);
 }
 
 /** Reads bytes up to "\r\n" (the dyno secret); null when the client sends something else. */

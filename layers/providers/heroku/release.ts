@@ -73,10 +73,21 @@ export async function releaseAgain(
 
 /** How {@linkcode followRelease} waits. */
 export interface FollowOptions {
+  /** Receives the release phase's output and the messages. */
   logger: Logger;
+  /** HEROKU_RELEASE_TIMEOUT in milliseconds, for the message. */
   timeoutMs: number;
+  /** When to give up (ms since the epoch). @default now + timeoutMs */
+  deadline?: number;
+  /** The run's cancellation. */
   signal: AbortSignal;
+  /** The Procfile's release command, for the failure. */
   releaseCommand: string | undefined;
+  /**
+   * Show the release phase's output. A push already showed it: Heroku's `git push` prints it as
+   * `remote:` lines before it ends, so it is read again only for a failure's tail. @default true
+   */
+  showOutput?: boolean;
 }
 
 /** Follows a release until it has succeeded or failed, streaming its release phase's output. */
@@ -87,14 +98,15 @@ export async function followRelease(
   options: FollowOptions,
 ): Promise<void> {
   const { logger } = options;
-  const deadline = Date.now() + options.timeoutMs;
+  const show = options.showOutput ?? true;
+  const deadline = options.deadline ?? Date.now() + options.timeoutMs;
   const tail: string[] = [];
   let release = first;
   let streamed = false;
   let announced = false;
   const stream = async () => {
     if (streamed || !release.output_stream_url) return;
-    if (!announced) logger.info(`Release v${release.version}: release phase output`);
+    if (show && !announced) logger.info(`Release v${release.version}: release phase output`);
     announced = true;
     streamed = await streamOutput(
       api,
@@ -102,7 +114,7 @@ export async function followRelease(
       deadline,
       options.signal,
       (line) => {
-        logger.output(line);
+        if (show) logger.output(line);
         tail.push(logger.mask(line));
         if (tail.length > TAIL_LINES) tail.shift();
       },
@@ -110,10 +122,12 @@ export async function followRelease(
   };
   for (let poll = 0; release.status === "pending"; poll++) {
     // the output is for the reader: failing to show it must not fail a release that succeeds
-    await stream().catch((error: unknown) => {
-      streamed = true;
-      logger.warn(`Cannot show the release phase's output: ${errorMessage(error)}`);
-    });
+    if (show) {
+      await stream().catch((error: unknown) => {
+        streamed = true;
+        logger.warn(`Cannot show the release phase's output: ${errorMessage(error)}`);
+      });
+    }
     if (Date.now() > deadline) {
       throw new DeployError(
         `Release v${release.version} still pending after ${
@@ -126,9 +140,11 @@ export async function followRelease(
   }
   if (release.status === "succeeded") {
     // a release phase that ended before we looked: its output is still worth showing
-    await stream().catch((error: unknown) =>
-      logger.warn(`Cannot show the release phase's output: ${errorMessage(error)}`)
-    );
+    if (show) {
+      await stream().catch((error: unknown) =>
+        logger.warn(`Cannot show the release phase's output: ${errorMessage(error)}`)
+      );
+    }
     return;
   }
   // the output of a release that failed fast may not have been read yet
@@ -160,9 +176,15 @@ export async function streamOutput(
 ): Promise<boolean> {
   const response = await api.outputStream(url);
   if (response.status === 404) {
-    // the release command has not started yet: the caller asks again later
+    // the release command has not started yet: the caller asks again later (the Heroku CLI
+    // retries a 404 too: heroku/cli src/lib/container/streamer.ts:15 at c5fbf4b)
     await response.body?.cancel();
     return false;
+  }
+  if (response.status === 204) {
+    // the stream has ended, and holds nothing
+    await response.body?.cancel();
+    return true;
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel();
@@ -182,7 +204,9 @@ export async function streamOutput(
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
-      const parts = (pending + value).split("\n");
+      // Heroku's stream service sends NUL bytes to keep a silent connection open (heroku/busl
+      // pull requests #99 and #100): they are not output
+      const parts = (pending + value.replaceAll("\0", "")).split("\n");
       pending = parts.pop() ?? "";
       for (const part of parts) onLine(part.replace(/\r$/, ""));
     }

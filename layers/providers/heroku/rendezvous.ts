@@ -14,9 +14,13 @@ export const EXIT_MARKER = "\uFFFF heroku-command-exit-status";
 // the CLI's older suffix printed no colon; accept both
 const MARKER_LINE = /\uFFFF heroku-command-exit-status:? (\d+)\s*$/;
 
-/** The command string with the suffix that reports its exit status. */
+/**
+ * The command string with the suffix that reports its exit status, spelled as the Heroku CLI
+ * spells it, a space before the `;` included: it keeps the command's first word a bare process
+ * type that Heroku's runtime can resolve (heroku/cli src/lib/run/dyno.ts:129-130 at c5fbf4b).
+ */
 export function withExitStatus(command: string): string {
-  return `${command}; echo "${EXIT_MARKER}: $?"`;
+  return `${command} ; echo "${EXIT_MARKER}: $?"`;
 }
 
 /** Where to attach: host, port and the dyno's secret. */
@@ -152,6 +156,10 @@ export async function attach(
       } catch (error: unknown) {
         // closing the connection ourselves (time limit, signal) ends the read with an error
         if (closed) break;
+        // rendezvous may close TCP without TLS close_notify; the Heroku CLI, on Node's TLS, takes
+        // that for an ordinary end (heroku/cli src/lib/run/dyno.ts:419-425 at c5fbf4b), and the
+        // exit-status marker, not the close, says whether the command finished
+        if (error instanceof Deno.errors.UnexpectedEof) break;
         throw error;
       }
       if (n === null) break;
