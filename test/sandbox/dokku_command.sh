@@ -191,6 +191,9 @@ build() {
     build_line "       No release task found, skipping"
   fi
   build_line "-----> Deploying $app..."
+  # the container's working directory (/app) holds the deployed tree
+  find "$STATE/apps/$app" -mindepth 1 -maxdepth 1 ! -name '.runs' -exec rm -rf {} +
+  git --git-dir "$STATE/repos/$app" archive "$rev" | tar -x -C "$STATE/apps/$app"
   printf '%s' "$rev" >"$STATE/apps/$app/.deployed_rev"
   ps_event deploy "$app"
   build_line "=====> Application deployed:"
@@ -472,7 +475,8 @@ case "$cmd" in
       # v0.35.0 plugins/git/internal-functions:294-295: each property with "master" as default
       entries=("--git-deploy-branch=${own:-master}" "--git-global-deploy-branch=${global:-master}")
     fi
-    entries+=("--git-sha=$(git --git-dir "$STATE/repos/$1" rev-parse --verify -q "refs/heads/$(deploy_branch "$1")" || true)")
+    # --git-sha is `git rev-parse HEAD` in the app's repo (report.go:131), not the deploy branch
+    entries+=("--git-sha=$(git --git-dir "$STATE/repos/$1" rev-parse --verify -q HEAD || true)")
     report git "$1" "${2-}" "${entries[@]}"
     ;;
   git:set)
@@ -513,8 +517,14 @@ case "$cmd" in
   ps:stop) ps_all_or_type stop "${1-}" "${2-}" ;;
   ps:start) ps_all_or_type start "${1-}" "${2-}" ;;
   ps:rebuild)
+    # Rebuild (plugins/ps/ps.go:78) fires receive-app without a revision, so git_build builds the
+    # deploy branch's ref (plugins/git/functions:117-124) and records no deploy source.
     require_app "${1-}"
-    rev="$(cat "$STATE/apps/$1/.deployed_rev" 2>/dev/null)" || fail "App $1 has not been deployed"
+    rev="$(git --git-dir "$STATE/repos/$1" rev-parse --verify -q "refs/heads/$(deploy_branch "$1")")" ||
+      {
+        build_line "-----> WARNING: Cannot build from '$(deploy_branch "$1")' as there are no commits stored at that branch."
+        exit 1
+      }
     build "$1" "$rev" || exit 1
     ;;
   ps:scale)
