@@ -10,9 +10,9 @@ import { mergeSettings } from "./config.ts";
 import { coreVariables } from "./core_variables.ts";
 import type { DeployContext, EventName } from "./context.ts";
 import { EVENTS } from "./context.ts";
-import { CancelledError, ConfigError } from "./errors.ts";
+import { CancelledError, ConfigError, exitCodeOf } from "./errors.ts";
 import { currentBranch, readCommit } from "./git.ts";
-import type { Runtime } from "./layer.ts";
+import { createRuntime, type RunControl } from "./runtime.ts";
 import { createLogger, type Logger, shouldUseColor } from "./logger.ts";
 import { type AnyLayer, type Plan, planRun } from "./plan.ts";
 import { runDeploy, setUpLayers } from "./runner.ts";
@@ -75,34 +75,18 @@ export async function runCommand(
     terminal: io.isTerminal,
     folding: io.env.GITLAB_CI ? "gitlab" : io.env.GITHUB_ACTIONS ? "github" : "none",
   });
-  const controller = new AbortController();
   const withhold = layers.flatMap((layer) =>
     Object.keys(layer.variables.shape).filter((name) => isSecret(layer.variables, name))
   );
   const shell = createShell({ secrets, withhold });
-  const cleanups: (() => void | Promise<void>)[] = [];
-  const cleanupsNow: (() => void)[] = [];
-  const runtime: Runtime = {
-    shell,
-    logger,
-    secrets,
-    cwd: io.cwd,
-    env: io.env,
-    signal: controller.signal,
-    defer: (cleanup, now) => {
-      cleanups.push(cleanup);
-      if (now) cleanupsNow.push(now);
-    },
-    fetch: globalThis.fetch,
-  };
+  const run = createRuntime({ shell, logger, secrets, cwd: io.cwd, env: io.env });
+  const { runtime } = run;
   const { events, provider } = await setUpLayers(plan, runtime);
   if (command === "plan") {
     printPlan(plan, events.handlers.bind(events), io.write);
     return 0;
   }
-  const stopSignals = io.handleSignals
-    ? onSignals({ controller, shell, logger, io, cleanupsNow })
-    : () => {};
+  const stopSignals = io.handleSignals ? onSignals({ run, logger, io }) : () => {};
   try {
     const ci = ciFromEnv(io.env);
     const commit = await readCommit(ci.sha ?? "HEAD", { shell, cwd: io.cwd }).catch(
@@ -137,7 +121,7 @@ export async function runCommand(
     );
     const result = await runDeploy(events, ctx, {
       mode: command === "check" ? "check" : "deploy",
-      signal: controller.signal,
+      signal: runtime.signal,
     });
     logger.outcome({
       status: result.outcome,
@@ -154,13 +138,7 @@ export async function runCommand(
     return result.exitCode;
   } finally {
     stopSignals();
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch {
-        // a failed cleanup must not keep the others from running
-      }
-    }
+    await run.cleanUp();
   }
 }
 
@@ -234,25 +212,22 @@ function printPlan(
 }
 
 interface SignalTargets {
-  controller: AbortController;
-  shell: { cancel(): void };
+  run: RunControl;
   logger: Logger;
   io: Io;
-  cleanupsNow: (() => void)[];
 }
 
 /** Cancels the run on the first SIGINT/SIGTERM; a second one cleans up what it can and exits. */
-function onSignals({ controller, shell, logger, io, cleanupsNow }: SignalTargets): () => void {
+function onSignals({ run, logger, io }: SignalTargets): () => void {
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const listeners = signals.map((signal) => {
     const listener = () => {
-      if (controller.signal.aborted) {
-        for (const cleanup of cleanupsNow) cleanup();
-        io.exit(signal === "SIGINT" ? 130 : 143);
+      if (run.runtime.signal.aborted) {
+        run.cleanUpNow();
+        io.exit(exitCodeOf(new CancelledError(signal)));
       }
       logger.warn(`Received ${signal}: stopping the running command, then running deploy_failed`);
-      controller.abort(new CancelledError(signal));
-      shell.cancel();
+      run.cancel(signal);
     };
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);

@@ -58,6 +58,8 @@ export class CommandError extends Error {
 /** A deploy step that failed for a reason the user can act on (exit code 1, no stack trace). */
 export class DeployError extends Error {
   override name = "DeployError";
+  /** Exit code of a failed deploy. */
+  readonly exitCode = 1;
 }
 
 /** Tells the event manager which layer and event an error came from. */
@@ -80,11 +82,29 @@ export class CancelledError extends Error {
   override name = "CancelledError";
   /** The signal that cancelled the run. */
   readonly signal: Deno.Signal;
+  /** Exit code of a run a signal stopped: 128 + the signal's number, as shells report it. */
+  readonly exitCode: number;
 
   constructor(signal: Deno.Signal) {
     super(`Cancelled by ${signal}`);
     this.signal = signal;
+    this.exitCode = signal === "SIGINT" ? 130 : 143;
   }
+}
+
+/**
+ * The process exit code for an error: the code carried by the first {@linkcode ConfigError} (2),
+ * {@linkcode CancelledError} (130, 143) or {@linkcode DeployError} (1) in its cause chain, else 1.
+ * A {@linkcode CommandError}'s `exitCode` is the command's, never the process's, so it is skipped.
+ */
+export function exitCodeOf(error: unknown): number {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; depth++) {
+    if (e instanceof ConfigError || e instanceof CancelledError || e instanceof DeployError) {
+      return e.exitCode;
+    }
+    e = e.cause;
+  }
+  return 1;
 }
 
 /** The message of any thrown value. */

@@ -168,7 +168,7 @@ interface GitResult {
   code: number;
   stdout: string;
   output: string;
-  error: CommandError;
+  error?: CommandError;
 }
 
 async function git(
@@ -181,15 +181,20 @@ async function git(
     logger: options.logger,
     noThrow: options.noThrow,
   });
-  const display = `git ${args.join(" ")}`;
   return {
     code: result.code,
     stdout: result.stdout,
     output: result.stdout + result.stderr,
-    error: new CommandError(`git ${args[0]} failed with exit code ${result.code}`, {
-      command: display,
-      exitCode: result.code,
-      output: result.tail,
-    }),
+    // the shell's masked command text and output, under a message that names the git command
+    ...(result.error
+      ? {
+        error: new CommandError(`git ${args[0]} failed with exit code ${result.code}`, {
+          command: result.error.command,
+          exitCode: result.code,
+          output: result.error.output,
+          cause: result.error,
+        }),
+      }
+      : {}),
   };
 }

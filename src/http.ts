@@ -13,6 +13,7 @@
  * @module
  */
 import type { z } from "zod";
+import { delay } from "./delay.ts";
 import type { Secrets } from "./secrets.ts";
 
 /** How retries are bounded. */
@@ -57,8 +58,12 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Retry limits. @default see {@linkcode RetryOptions} */
   retry?: RetryOptions;
-  /** Aborts every request (a cancelled run); its reason is rethrown. @default none */
-  signal?: AbortSignal;
+  /**
+   * Aborts requests (a cancelled run); its reason is rethrown. A function is asked at the start of
+   * each request, so that the undo work after a cancelled run gets a signal of its own.
+   * @default none
+   */
+  signal?: AbortSignal | (() => AbortSignal);
   /** Told before each retry (to log it). @default nothing */
   onRetry?: (info: RetryInfo) => void;
   /** Waits between attempts; tests replace it. @default a timer that the signal interrupts */
@@ -176,7 +181,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     baseDelayMs: options.retry?.baseDelayMs ?? 500,
     maxDelayMs: options.retry?.maxDelayMs ?? 10_000,
   };
-  const sleep = options.sleep ?? abortableSleep;
+  const sleep = options.sleep ?? delay;
 
   const urlOf = (path: string) =>
     /^https?:\/\//.test(path) ? path : `${options.baseUrl ?? ""}${path}`;
@@ -195,6 +200,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     request: RequestOptions<z.ZodType | undefined>,
     read: (response: Response, signal: AbortSignal, name: string) => Promise<unknown>,
   ): Promise<unknown> => {
+    const cancel = typeof options.signal === "function" ? options.signal() : options.signal;
     const url = urlOf(path);
     const name = request.display ? mask(request.display) : describe(method, url);
     const started = Date.now();
@@ -205,7 +211,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       headers["Content-Type"] ??= "application/json";
     }
     for (let attempt = 1;; attempt++) {
-      options.signal?.throwIfAborted();
+      cancel?.throwIfAborted();
       const timeoutMs = request.timeoutMs ?? options.timeoutMs ?? 30_000;
       // a controller rather than AbortSignal.timeout: a raw answer's body outlives the time limit
       const timeout = new AbortController();
@@ -213,9 +219,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         () => timeout.abort(new DOMException("timed out", "TimeoutError")),
         timeoutMs,
       );
-      const signal = options.signal
-        ? AbortSignal.any([options.signal, timeout.signal])
-        : timeout.signal;
+      const signal = cancel ? AbortSignal.any([cancel, timeout.signal]) : timeout.signal;
       let failure: { status?: number; reason: string; retryAfter?: number; error: HttpError };
       try {
         const response = await doFetch(url, { method, headers, body, signal });
@@ -229,7 +233,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           error: statusError(options.service, name, response.status, service, mask),
         };
       } catch (error: unknown) {
-        if (options.signal?.aborted) throw options.signal.reason;
+        if (cancel?.aborted) throw cancel.reason;
         if (error instanceof HttpError) throw error;
         const timedOut = timeout.signal.aborted;
         const reason = timedOut
@@ -264,7 +268,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         attempt,
         delayMs,
       });
-      await sleep(delayMs, options.signal);
+      await sleep(delayMs, cancel);
     }
   };
 
@@ -349,19 +353,4 @@ function errorKind(error: unknown): string {
 
 function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

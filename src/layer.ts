@@ -55,12 +55,32 @@ export interface Runtime {
   /** Aborted when the run is cancelled. */
   signal: AbortSignal;
   /**
+   * The signal for work that starts now: the run's own until a signal cancels the run; after that,
+   * one with a bounded time of its own, so that `deploy_failed` can still undo what the run changed
+   * (restart quieted workers). A second signal ends the process at once.
+   */
+  undoSignal(): AbortSignal;
+  /**
    * Registers work to do when the run ends, whatever the outcome (remove temp files...). `now` is
    * the synchronous part that still runs when a second signal ends the process at once.
    */
   defer(cleanup: () => void | Promise<void>, now?: () => void): void;
   /** The HTTP client. @default globalThis.fetch */
   fetch: typeof fetch;
+  /**
+   * The run's one instance of a service that several layers share (the notifiers' outbox), made by
+   * `make` on first use. Services live as long as the run: nothing is kept between runs.
+   */
+  service<T>(key: symbol, make: () => T): T;
+}
+
+/** A fresh {@linkcode Runtime.service} registry, for one run. */
+export function serviceRegistry(): Runtime["service"] {
+  const services = new Map<symbol, unknown>();
+  return <T>(key: symbol, make: () => T): T => {
+    if (!services.has(key)) services.set(key, make());
+    return services.get(key) as T;
+  };
 }
 
 /** What a layer's setup receives. */

@@ -7,7 +7,7 @@
 import { LAYERS } from "../layers/mod.ts";
 import { parseCommandLine } from "./cli.ts";
 import { type Io, runCommand } from "./commands.ts";
-import { ConfigError, DeployError, errorMessage } from "./errors.ts";
+import { ConfigError, DeployError, errorMessage, exitCodeOf } from "./errors.ts";
 
 /** Runs the CLI and returns the exit code. */
 export async function main(args: readonly string[], io: Io): Promise<number> {
@@ -16,13 +16,9 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
     if (invocation.kind === "exit") return invocation.code;
     return await runCommand(invocation.command, invocation.flags, LAYERS, io);
   } catch (error: unknown) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof DeployError) {
       io.writeError(`deploy: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof DeployError) {
-      io.writeError(`deploy: ${error.message}\n`);
-      return 1;
+      return exitCodeOf(error);
     }
     // not a user's mistake: a bug, so the stack helps whoever reports it
     io.writeError(

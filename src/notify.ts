@@ -21,23 +21,22 @@
 import { z } from "zod";
 import type { DeployContext, EventName } from "./context.ts";
 import type { On } from "./event_manager.ts";
-import { defineLayer, type Layer, type Runtime } from "./layer.ts";
+import { defineLayer, type Layer } from "./layer.ts";
 import type { Logger } from "./logger.ts";
 import { buildNotification, type Notification, type NotificationKind } from "./notification.ts";
 import { createHttpClient, HttpError } from "./http.ts";
-import { variable, type VariablesSchema } from "./variables.ts";
+import { seconds, variable, type VariablesSchema } from "./variables.ts";
 import { VERSION } from "./version.ts";
 
 /** The delivery settings every notifier reads. */
 export const notifyVariables = z.object({
-  NOTIFY_TIMEOUT: variable(
-    z.string().regex(/^\d+(\.\d+)?$/, { error: "expected a number of seconds" })
-      .transform(Number).refine((n) => n > 0, { error: "expected a number of seconds" })
-      .default(10),
+  NOTIFY_TIMEOUT: seconds(
     {
       description: "Seconds each notification request may take before it is abandoned",
       example: "5",
     },
+    10,
+    { fractions: true },
   ),
   NOTIFY_RETRIES: variable(
     z.string().regex(/^[0-5]$/, { error: "expected a whole number from 0 to 5" }).transform(Number)
@@ -166,7 +165,8 @@ export function defineNotifier<S extends VariablesSchema>(
       // the merged schema's output is both configs; TypeScript cannot see through the generic merge
       const own = config as unknown as z.output<S>;
       const delivery = config as unknown as z.output<typeof notifyVariables>;
-      const outbox = outboxOf(runtime, on);
+      // the first notifier of a run makes the outbox; its wait handlers are registered under its name
+      const outbox = runtime.service(OUTBOX, () => new Outbox(on));
       const options: DeliveryOptions = {
         timeoutMs: delivery.NOTIFY_TIMEOUT * 1000,
         retries: delivery.NOTIFY_RETRIES,
@@ -193,6 +193,9 @@ export function defineNotifier<S extends VariablesSchema>(
     },
   });
 }
+
+// the run's one outbox, shared by its notifier layers
+const OUTBOX = Symbol("notification outbox");
 
 /** The notifications of one run that are on their way. */
 class Outbox {
@@ -232,16 +235,4 @@ function report(logger: Logger, label: string, result: PromiseSettledResult<void
   }
   const error = result.reason;
   logger.warn(error instanceof NotificationError ? error.message : `${label} notification failed`);
-}
-
-// one outbox per run, shared by the notifier layers; the run's abort signal identifies the run
-const outboxes = new WeakMap<AbortSignal, Outbox>();
-
-function outboxOf(runtime: Runtime, on: On): Outbox {
-  let outbox = outboxes.get(runtime.signal);
-  if (!outbox) {
-    outbox = new Outbox(on);
-    outboxes.set(runtime.signal, outbox);
-  }
-  return outbox;
 }

@@ -1,13 +1,57 @@
 /**
- * The provider interface: the only way layers reach the server. Dokku and Heroku implement it, so
- * the Rails, Sentry and notifier layers work unchanged on either.
+ * The provider contract: the only way layers reach the server. A provider file declares its name,
+ * its variables, its capabilities and a handful of operations with {@linkcode defineProvider}; the
+ * engine registers the configure and deploy handlers, decides between deploying, redeploying
+ * (FORCE_DEPLOY) and skipping, and hands the provider its logger. The Rails, Sentry and notifier
+ * layers see only {@linkcode Provider}, so they work unchanged on every provider.
+ *
+ * @example
+ * ```ts
+ * export default defineProvider({
+ *   name: "plain",
+ *   label: "Plain SSH",
+ *   description: "Deploys to a plain SSH host",
+ *   variables: z.object({ APP_NAME: variable(z.string(), { description: "The app" }) }),
+ *   steps: {
+ *     connect: "check the host",
+ *     deploy: (app) => `copy the commit to ${app}`,
+ *     redeploy: "restarting it",
+ *   },
+ *   create: ({ config }) => ({
+ *     app: config.APP_NAME,
+ *     connect: async () => {},
+ *     deployedCommit: async () => null,
+ *     deploy: async () => {},
+ *     redeploy: async () => {},
+ *     run: async () => ({ code: 0, stdout: "", stderr: "", tail: [] }),
+ *     process: async () => {},
+ *   }),
+ * });
+ * ```
  *
  * @module
  */
+import type { z } from "zod";
+import type { Commit } from "./context.ts";
+import type { CoreConfig } from "./core_variables.ts";
+import { defineLayer, type Layer, type Runtime } from "./layer.ts";
+import type { Logger } from "./logger.ts";
 import type { CommandOutput } from "./shell.ts";
+import type { VariablesSchema } from "./variables.ts";
 
 /** What {@linkcode Provider.process} can do to a process type. */
 export type ProcessAction = "restart" | "stop" | "start";
+
+/**
+ * What a provider may be able to do beyond the required operations, each with what it means.
+ * Adding a capability is one line here; a provider lists the ones it has.
+ */
+export const CAPABILITIES = {
+  "release-phase": "runs the Procfile's release: process itself, during the deploy",
+} as const;
+
+/** A capability a layer can ask a provider about. */
+export type Capability = keyof typeof CAPABILITIES;
 
 /** Options of {@linkcode Provider.run}. */
 export interface ProviderRunOptions {
@@ -19,16 +63,138 @@ export interface ProviderRunOptions {
   timeoutMs?: number;
 }
 
-/** A deploy target. */
+/** The provider as layers see it. */
 export interface Provider {
   /** The provider's name, as DEPLOY_PROVIDER spells it. */
   readonly name: string;
+  /** The platform's name in messages: "Heroku". */
+  readonly label: string;
   /** The app on the provider. */
   readonly app: string;
+  /** Whether the provider has a capability: ask this, never compare names. */
+  supports(capability: Capability): boolean;
   /** The commit the app runs now, or null when it has none (a new app). */
   deployedCommit(): Promise<string | null>;
   /** Runs a one-off command in the app's environment (a new container or dyno). */
   run(cmd: readonly string[], options?: ProviderRunOptions): Promise<CommandOutput>;
   /** Restarts, stops or starts one process type. */
   process(type: string, action: ProcessAction): Promise<void>;
+}
+
+/** What a deploy hands back to the engine. */
+export interface Deployed {
+  /** The release the platform made (Heroku's `v42`), when it names one. */
+  release?: string;
+}
+
+/** The operations of one run of a provider, made by {@linkcode ProviderSpec.create}. */
+export interface ProviderOperations {
+  /** The app on the provider. */
+  app: string;
+  /** Connects and checks the app and the credentials (the `configure` event). */
+  connect(): Promise<void>;
+  /** The commit the app runs now, or null when it has none (a new app). */
+  deployedCommit(): Promise<string | null>;
+  /** Deploys `commit`; `deployedBefore` is what the app ran before, null for a new app. */
+  deploy(commit: Commit, deployedBefore: string | null): Promise<Deployed | void>;
+  /** Deploys the commit the app already runs once more (FORCE_DEPLOY=true). */
+  redeploy(commit: Commit): Promise<void>;
+  /** Runs a one-off command in the app's environment, its output under the current step. */
+  run(cmd: readonly string[], options: ProviderRunOptions): Promise<CommandOutput>;
+  /** Restarts, stops or starts one process type. */
+  process(type: string, action: ProcessAction): Promise<void>;
+}
+
+/** What a provider's `create` receives. */
+export interface ProviderInput<C> {
+  /** The provider's own validated variables. */
+  config: C;
+  /** The run-wide settings (FORCE_PUSH...). */
+  core: CoreConfig;
+  /** The run's services. */
+  runtime: Runtime;
+  /** The provider's logger: its lines go under the step that is running. */
+  logger: Logger;
+}
+
+/** What a provider file declares. */
+export interface ProviderSpec<S extends VariablesSchema> {
+  /** DEPLOY_PROVIDER's value for it. */
+  name: string;
+  /** The platform's name in messages: "Heroku". */
+  label: string;
+  /** One line for `deploy plan` and `--help`. */
+  description: string;
+  /** The variables it reads. */
+  variables: S;
+  /** What it can do beyond the required operations. @default none */
+  capabilities?: readonly Capability[];
+  /** How `deploy plan` and the log name its steps. */
+  steps: {
+    /** The configure step: "connect and check the Dokku version". */
+    connect: string;
+    /** The deploy step: "push the commit to shop". */
+    deploy(app: string): string;
+    /** What FORCE_DEPLOY does to a running commit: "rebuilding it". */
+    redeploy: string;
+  };
+  /** Makes the operations of one run. It touches no server: that starts with `connect`. */
+  create(input: ProviderInput<z.output<S>>): ProviderOperations | Promise<ProviderOperations>;
+}
+
+/** When the engine's provider handlers run: first in configure, and the deploy itself. */
+export const PROVIDER_PRIORITIES = { connect: 10, deploy: 100 } as const;
+
+/**
+ * Declares a provider layer. Its setup registers the engine's two handlers: `configure` connects,
+ * and `deploy` deploys the commit, or redeploys it when the app already runs it (only reached with
+ * FORCE_DEPLOY, since the runner skips otherwise). It returns the {@linkcode Provider} handle.
+ */
+export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>): Layer<S> {
+  const capabilities = new Set(spec.capabilities ?? []);
+  return defineLayer({
+    name: spec.name,
+    kind: "provider",
+    description: spec.description,
+    variables: spec.variables,
+    enabled: ({ vars }) => vars.DEPLOY_PROVIDER === spec.name,
+    async setup({ config, core, on, runtime }): Promise<Provider> {
+      // the provider writes under the handler's line, as a handler's own ctx.logger does
+      const logger = runtime.logger.indent().indent();
+      const ops = await spec.create({ config, core, runtime, logger });
+      const { app } = ops;
+      on(
+        "configure",
+        { priority: PROVIDER_PRIORITIES.connect, description: spec.steps.connect },
+        () => ops.connect(),
+      );
+      on(
+        "deploy",
+        {
+          priority: PROVIDER_PRIORITIES.deploy,
+          description: spec.steps.deploy(app),
+        },
+        async (ctx) => {
+          if (ctx.deployedBefore === ctx.commit.sha) {
+            ctx.logger.info(
+              `${app} already runs ${ctx.commit.shortSha}; FORCE_DEPLOY=true: ${spec.steps.redeploy}`,
+            );
+            await ops.redeploy(ctx.commit);
+            return;
+          }
+          const deployed = await ops.deploy(ctx.commit, ctx.deployedBefore ?? null);
+          if (deployed?.release) ctx.release = deployed.release;
+        },
+      );
+      return {
+        name: spec.name,
+        label: spec.label,
+        app,
+        supports: (capability) => capabilities.has(capability),
+        deployedCommit: () => ops.deployedCommit(),
+        run: (cmd, options = {}) => ops.run(cmd, options),
+        process: (type, action) => ops.process(type, action),
+      };
+    },
+  });
 }

@@ -12,7 +12,7 @@ import {
   type Stage,
   STAGES,
 } from "./context.ts";
-import { CancelledError, CommandError, ConfigError, errorMessage, HandlerError } from "./errors.ts";
+import { CancelledError, CommandError, errorMessage, exitCodeOf, HandlerError } from "./errors.ts";
 import { EventManager } from "./event_manager.ts";
 import type { Runtime } from "./layer.ts";
 import type { Plan } from "./plan.ts";
@@ -181,13 +181,6 @@ function failureSummary(failure: FailureContext, mode: "deploy" | "check"): stri
 // Heroku's release phase reports no exit code
 function exitCodeText(code: number | null | undefined): string {
   return code === null || code === undefined ? "" : ` (exit code ${code})`;
-}
-
-function exitCodeOf(error: unknown): number {
-  const cause = error instanceof HandlerError ? error.cause : error;
-  if (cause instanceof CancelledError) return cause.signal === "SIGINT" ? 130 : 143;
-  if (findCause(cause, ConfigError)) return 2;
-  return 1;
 }
 
 // deno-lint-ignore no-explicit-any

@@ -8,10 +8,10 @@
 import { CommandBuilder, KillController } from "dax";
 import { CommandError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import { LineSplitter, shownLine, TAIL_LINES, TailBuffer } from "./lines.ts";
 import type { Secrets } from "./secrets.ts";
 
-/** How many output lines a failure keeps. */
-export const TAIL_LINES = 20;
+export { TAIL_LINES };
 
 /** Options of {@linkcode Shell.run}. */
 export interface RunOptions {
@@ -46,6 +46,8 @@ export interface CommandOutput {
   stderr: string;
   /** Its last output lines (stdout and stderr, in order), masked. */
   tail: string[];
+  /** With `noThrow`, the masked error a failure would have thrown. @default none: it succeeded */
+  error?: CommandError;
 }
 
 /** Runs external commands. Tests hand in a recording one. */
@@ -94,15 +96,13 @@ export function createShell(options: ShellOptions): Shell {
     async run(cmd, runOptions = {}) {
       const display = secrets.mask(runOptions.display ?? commandText(cmd));
       runOptions.logger?.command(display);
-      const tail = new Tail(TAIL_LINES);
-      const out = new LineStream((line) => {
+      const tail = new TailBuffer(TAIL_LINES);
+      const onLine = (line: string) => {
         tail.push(secrets.mask(line));
         runOptions.logger?.output(line);
-      });
-      const err = new LineStream((line) => {
-        tail.push(secrets.mask(line));
-        runOptions.logger?.output(line);
-      });
+      };
+      const out = lineSink(onLine);
+      const err = lineSink(onLine);
       let builder = new CommandBuilder()
         .command([...cmd])
         .noThrow()
@@ -122,16 +122,21 @@ export function createShell(options: ShellOptions): Shell {
       const finished = await untilKilled(builder.spawn(), cancel.then(() => {}));
       // a command killed by cancel() failed, whatever its exit code says
       const result = killed && finished.code === 0 ? { code: 143 } : finished;
-      out.flush();
-      err.flush();
-      const output = { code: result.code, stdout: out.text, stderr: err.text, tail: tail.lines() };
-      if (result.code !== 0 && !runOptions.noThrow) {
-        throw new CommandError(`Command failed with exit code ${result.code}: ${display}`, {
-          command: display,
-          exitCode: result.code,
-          output: output.tail,
-        });
-      }
+      out.splitter.end();
+      err.splitter.end();
+      const output: CommandOutput = {
+        code: result.code,
+        stdout: out.splitter.text,
+        stderr: err.splitter.text,
+        tail: tail.lines(),
+      };
+      if (result.code === 0) return output;
+      output.error = new CommandError(`Command failed with exit code ${result.code}: ${display}`, {
+        command: display,
+        exitCode: result.code,
+        output: output.tail,
+      });
+      if (!runOptions.noThrow) throw output.error;
       return output;
     },
   };
@@ -162,47 +167,12 @@ async function untilKilled(
   }
 }
 
-/** Keeps the last `size` lines. */
-class Tail {
-  #lines: string[] = [];
-  constructor(readonly size: number) {}
-  push(line: string) {
-    this.#lines.push(line);
-    if (this.#lines.length > this.size) this.#lines.shift();
-  }
-  lines(): string[] {
-    return [...this.#lines];
-  }
-}
-
-/** A byte sink that collects text and calls back once per complete line. */
-class LineStream {
-  text = "";
-  #pending = "";
-  #decoder = new TextDecoder();
-  readonly writable: WritableStream<Uint8Array>;
-
-  constructor(readonly onLine: (line: string) => void) {
-    this.writable = new WritableStream({ write: (chunk) => this.#take(chunk) });
-  }
-
-  #take(chunk: Uint8Array) {
-    const text = this.#decoder.decode(chunk, { stream: true });
-    this.text += text;
-    const parts = (this.#pending + text).split("\n");
-    this.#pending = parts.pop() ?? "";
-    for (const part of parts) this.#emit(part);
-  }
-
-  #emit(raw: string) {
-    // a carriage return redraws the line (progress counters): keep only what it ends with
-    // git pads "remote:" lines with blanks to overwrite what was there
-    const line = (raw.replace(/\r$/, "").split("\r").pop() ?? "").trimEnd();
-    this.onLine(line);
-  }
-
-  flush() {
-    if (this.#pending) this.#emit(this.#pending);
-    this.#pending = "";
-  }
+/** A byte sink that collects text and calls back once per complete, cleaned line. */
+function lineSink(onLine: (line: string) => void) {
+  // git pads "remote:" lines with blanks to overwrite what was there
+  const splitter = new LineSplitter((raw) => onLine(shownLine(raw).trimEnd()));
+  return {
+    splitter,
+    writable: new WritableStream<Uint8Array>({ write: (chunk) => splitter.push(chunk) }),
+  };
 }

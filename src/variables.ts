@@ -14,6 +14,24 @@
  */
 import { z } from "zod";
 
+/** Options of {@linkcode seconds}. */
+export interface SecondsOptions {
+  /** Accept fractions such as `0.5`. @default false */
+  fractions?: boolean;
+}
+
+/** A duration variable in seconds, greater than zero; its value is the number of seconds. */
+export function seconds(meta: VariableMeta, defaultValue: number, options: SecondsOptions = {}) {
+  const pattern = options.fractions ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  const expected = options.fractions ? "a number of seconds" : "a whole number of seconds";
+  return variable(
+    z.string().regex(pattern, { error: `expected ${expected}` }).transform(Number)
+      .refine((n) => n > 0, { error: `expected ${expected}, more than 0` })
+      .default(defaultValue),
+    meta,
+  );
+}
+
 /** What `--help` and the error messages say about a variable. */
 export interface VariableMeta {
   /** One line: what the variable is for. */

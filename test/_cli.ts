@@ -13,6 +13,9 @@ const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const CI_VARIABLES =
   /^(CI|GITLAB_CI|GITHUB_ACTIONS|CI_.*|GITHUB_.*|GITLAB_.*|DEPLOY_.*|FORCE_.*|NO_COLOR|FORCE_COLOR)$/;
 
+// a deploy against a sandbox takes seconds; a hang must fail the test, not hold CI
+const CLI_TIMEOUT_MS = 120_000;
+
 /** Options of {@linkcode runCli}. */
 export interface RunCliOptions {
   /** The app repository to run in. */
@@ -21,6 +24,8 @@ export interface RunCliOptions {
   env?: Record<string, string>;
   /** Called with the child once it runs (to send it a signal). */
   onSpawn?: (child: Deno.ChildProcess) => void | Promise<void>;
+  /** Kills the CLI and fails the test after this long, so a hang fails fast. @default 120 s */
+  timeoutMs?: number;
 }
 
 /** What the CLI did. */
@@ -49,8 +54,23 @@ export async function runCli(args: string[], options: RunCliOptions): Promise<Cl
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  await options.onSpawn?.(child);
-  const output = await child.output();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, options.timeoutMs ?? CLI_TIMEOUT_MS);
+  let output: Deno.CommandOutput;
+  try {
+    await options.onSpawn?.(child);
+    output = await child.output();
+  } finally {
+    clearTimeout(timer);
+  }
+  if (timedOut) {
+    throw new Error(
+      `deploy ${args.join(" ")} still ran after ${options.timeoutMs ?? CLI_TIMEOUT_MS} ms`,
+    );
+  }
   const stdout = new TextDecoder().decode(output.stdout);
   const stderr = new TextDecoder().decode(output.stderr);
   return { code: output.code, stdout, stderr, all: stdout + stderr };

@@ -6,13 +6,18 @@
  */
 import type { CiInfo } from "../src/ci.ts";
 import type { DeployContext } from "../src/context.ts";
-import { CommandError } from "../src/errors.ts";
 import { EventManager } from "../src/event_manager.ts";
 import type { Layer, Runtime } from "../src/layer.ts";
+import { createRuntime } from "../src/runtime.ts";
 import { createLogger } from "../src/logger.ts";
-import type { ProcessAction, Provider } from "../src/provider.ts";
+import type { Capability } from "../src/provider.ts";
+import {
+  type Answer,
+  type ProviderCall as DoubleCall,
+  recordingProvider,
+  recordingShell,
+} from "./_doubles.ts";
 import { Secrets } from "../src/secrets.ts";
-import type { CommandOutput, Shell } from "../src/shell.ts";
 import type { VariablesSchema } from "../src/variables.ts";
 import { coreVariables } from "../src/core_variables.ts";
 import type { z } from "zod";
@@ -21,16 +26,18 @@ import type { z } from "zod";
 export const SHA = "0123456789abcdef0123456789abcdef01234567";
 
 /** What the fake provider was asked, in order. */
-export type ProviderCall =
-  | { kind: "run"; cmd: string[] }
-  | { kind: "process"; type: string; action: ProcessAction };
+export type ProviderCall = Exclude<DoubleCall, { kind: "deployedCommit" }>;
 
 /** Options of {@linkcode fakeContext}. */
 export interface FakeContextOptions {
   /** The provider's name. @default "dokku" */
   provider?: string;
+  /** The provider's label. @default the name */
+  label?: string;
+  /** The provider's capabilities. @default none */
+  capabilities?: readonly Capability[];
   /** Answers `run`: exit code and output lines for a command. @default exit 0, no output */
-  onRun?: (cmd: string[]) => { code: number; lines?: string[] };
+  onRun?: (cmd: string[]) => Answer | undefined;
   /** CI metadata. @default a GitLab pipeline of acme/shop */
   ci?: CiInfo;
   /** The app repository. @default the current directory */
@@ -67,36 +74,17 @@ export function fakeContext(options: FakeContextOptions = {}): FakeContext {
   for (const value of options.secrets ?? []) secrets.add(value);
   let text = "";
   const logger = createLogger({ secrets, write: (t) => (text += t), color: false });
-  const calls: ProviderCall[] = [];
-  const provider: Provider = {
-    name: options.provider ?? "dokku",
-    app: "shop",
-    deployedCommit: () => Promise.resolve(null),
-    run(cmd): Promise<CommandOutput> {
-      calls.push({ kind: "run", cmd: [...cmd] });
-      const answer = options.onRun?.([...cmd]) ?? { code: 0 };
-      const tail = answer.lines ?? [];
-      if (answer.code !== 0) {
-        const command = `dokku run shop ${cmd.join(" ")}`;
-        return Promise.reject(
-          new CommandError(`Command failed with exit code ${answer.code}: ${command}`, {
-            command,
-            exitCode: answer.code,
-            output: tail,
-          }),
-        );
-      }
-      return Promise.resolve({ code: 0, stdout: tail.join("\n"), stderr: "", tail });
-    },
-    process(type, action) {
-      calls.push({ kind: "process", type, action });
-      return Promise.resolve();
-    },
-  };
-  const shell: Shell = {
-    run: () => Promise.reject(new Error("the fake context runs no commands")),
-    cancel: () => {},
-  };
+  const provider = recordingProvider({
+    ...(options.provider ? { name: options.provider } : {}),
+    ...(options.label ? { label: options.label } : {}),
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+    ...(options.onRun ? { onRun: options.onRun } : {}),
+  });
+  // the provider's own calls: layers never ask for the deployed commit, the runner does
+  const calls = provider.calls as ProviderCall[];
+  const shell = recordingShell(() => {
+    throw new Error("the fake context runs no commands");
+  });
   const ctx: DeployContext = {
     app: "shop",
     environment: "production",
@@ -143,14 +131,14 @@ export async function setUpLayer<S extends VariablesSchema>(
     core: coreVariables.parse({}),
     on: events.forLayer(layer.name),
     runtime: {
-      shell: { run: () => Promise.reject(new Error("no shell")), cancel: () => {} },
-      logger: createLogger({ secrets, write: () => {}, color: false }),
-      secrets,
-      cwd: Deno.cwd(),
-      env: {},
-      signal: new AbortController().signal,
-      defer: () => {},
-      fetch: globalThis.fetch,
+      ...createRuntime({
+        shell: recordingShell(() => {
+          throw new Error("no shell");
+        }),
+        logger: createLogger({ secrets, write: () => {}, color: false }),
+        secrets,
+        cwd: Deno.cwd(),
+      }).runtime,
       ...options.runtime,
     },
   });

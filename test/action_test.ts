@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 const ROOT = new URL("..", import.meta.url).pathname;
 
 interface ActionStep {
@@ -28,6 +31,7 @@ async function actionRun(inputs: Record<string, string>, extraEnv: Record<string
     );
     await Deno.chmod(`${dir}/deploy`, 0o755);
     const out = await new Deno.Command("bash", {
+      signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
       args: [`${ROOT}scripts/action-run`],
       cwd: dir,
       clearEnv: true,

@@ -11,6 +11,9 @@ import {
 } from "../scripts/compile.ts";
 import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** An environment with only the given variables, in the shape `parseCompileArgs` reads. */
@@ -19,7 +22,12 @@ function envOf(vars: Record<string, string> = {}) {
 }
 
 async function run(cmd: string, args: string[], options: Deno.CommandOptions = {}) {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", ...options }).output();
+  const out = await new Deno.Command(cmd, {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+    args,
+    stdin: "null",
+    ...options,
+  }).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }

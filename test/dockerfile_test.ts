@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 const ROOT = new URL("..", import.meta.url).pathname;
 const PROVIDERS = ["dokku", "heroku"] as const;
 
@@ -221,6 +224,7 @@ Deno.test("the pinned sentry-cli checksums match the official release's", async 
   let checksums: string | undefined;
   let version: string | undefined;
   const root = await new Deno.Command("npm", {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
     args: ["root", "-g"],
     stdout: "piped",
     stderr: "null",
@@ -276,7 +280,11 @@ async function shellScripts(): Promise<string[]> {
 Deno.test("every shell script passes shellcheck", async (t) => {
   const scripts = await shellScripts();
   assert.ok(scripts.includes("scripts/install.sh") && scripts.includes("scripts/build-images"));
-  const available = await new Deno.Command("shellcheck", { args: ["--version"], stdout: "null" })
+  const available = await new Deno.Command("shellcheck", {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+    args: ["--version"],
+    stdout: "null",
+  })
     .output().then((o) => o.success).catch(() => false);
   for (const script of scripts) {
     await t.step({
@@ -286,6 +294,7 @@ Deno.test("every shell script passes shellcheck", async (t) => {
       ignore: !available,
       async fn() {
         const out = await new Deno.Command("shellcheck", {
+          signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
           args: ["--external-sources", script],
           cwd: ROOT,
         })

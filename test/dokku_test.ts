@@ -11,12 +11,16 @@ import { coreVariables } from "../src/core_variables.ts";
 import { CommandError } from "../src/errors.ts";
 import { EventManager } from "../src/event_manager.ts";
 import type { Runtime } from "../src/layer.ts";
+import { createRuntime } from "../src/runtime.ts";
 import { createLogger } from "../src/logger.ts";
 import type { Provider } from "../src/provider.ts";
 import { Secrets } from "../src/secrets.ts";
 import { createShell } from "../src/shell.ts";
 import { addCommit, type CliResult, git, makeRepo, runCli } from "./_cli.ts";
 import { type DokkuSandbox, startDokkuSandbox } from "./sandbox/dokku.ts";
+
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
 
 const APP = "shop";
 const PROCFILE = { files: { "Procfile": "web: bundle exec puma\n" }, message: "Add a Procfile" };
@@ -102,6 +106,7 @@ function sandboxGit(
   ...args: string[]
 ): Promise<Deno.CommandOutput> {
   return new Deno.Command("git", {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
     args,
     cwd,
     env: { GIT_SSH_COMMAND: ["ssh", ...sandbox.sshArgs].join(" "), GIT_TERMINAL_PROMPT: "0" },
@@ -204,7 +209,11 @@ Deno.test("deploy pushes from a shallow clone: the whole history to a new app, a
   const script =
     'for i in $(seq 60); do git -c user.name=A -c user.email=a@example.com commit -q --allow-empty -m "c$i"; done';
   assert.ok(
-    (await new Deno.Command("bash", { args: ["-c", script], cwd: origin.path }).output()).success,
+    (await new Deno.Command("bash", {
+      signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+      args: ["-c", script],
+      cwd: origin.path,
+    }).output()).success,
   );
   const shas = (await git(origin.path, "rev-list", "HEAD")).trim().split("\n");
   assert.equal(shas.length, 61);
@@ -678,20 +687,12 @@ function testRuntime(
     format: "text",
     color: false,
   });
-  const cleanups: (() => void | Promise<void>)[] = [];
-  const runtime: Runtime = {
+  const { runtime, cleanUp: cleanup } = createRuntime({
     shell: createShell({ secrets }),
     logger,
     secrets,
     cwd,
-    env: {},
-    signal: new AbortController().signal,
-    defer: (cleanup) => cleanups.push(cleanup),
-    fetch: globalThis.fetch,
-  };
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c();
-  };
+  });
   return { runtime, output, cleanup };
 }
 
@@ -722,6 +723,7 @@ Deno.test("Dokku provider run and process reach the app with every argument inta
     assert.deepEqual([provider.name, provider.app], ["dokku", APP]);
     assert.equal(await provider.deployedCommit(), null);
     const created = await new Deno.Command("ssh", {
+      signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
       args: [...sandbox.sshArgs, `${sandbox.user}@127.0.0.1`, `apps:create ${APP}`],
       stdout: "null",
       stderr: "null",

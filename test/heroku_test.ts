@@ -7,6 +7,9 @@ import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
 import { addCommit, type CliResult, git, makeRepo, runCli } from "./_cli.ts";
 import { type HerokuStandin, startHerokuStandin } from "./sandbox/heroku.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 const PROCFILE = "web: bundle exec puma -C config/puma.rb\nrelease: bin/rails db:migrate\n";
 const PROVIDER_RUN = new URL("./sandbox/heroku_provider_run.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -303,7 +306,11 @@ Deno.test("Heroku deploy never shows the API key: not in output, argv, or files 
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
-          const ps = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" })
+          const ps = await new Deno.Command("ps", {
+            signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+            args: ["-eo", "args"],
+            stdout: "piped",
+          })
             .output();
           for (const line of new TextDecoder().decode(ps.stdout).split("\n")) {
             commandLines.add(line);
@@ -368,6 +375,7 @@ interface ProviderResult {
 /** Calls the provider's run() or process() in a process of its own, as a layer would. */
 async function provider(heroku: HerokuStandin, cwd: string, args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
     args: ["run", "--quiet", `--config=${CONFIG}`, ...PERMISSION_FLAGS, PROVIDER_RUN, ...args],
     cwd,
     env: herokuEnv(heroku),

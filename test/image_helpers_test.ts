@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { sha256Hex } from "../scripts/compile.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 const SHARED = new URL("../images/_shared/", import.meta.url).pathname;
 
 /**
@@ -40,6 +43,7 @@ cp "${files}/\${url##*/}" "\${out:-\${url##*/}}"
     },
     async run(script: string, env: Record<string, string>) {
       const out = await new Deno.Command("sh", {
+        signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
         args: [`${SHARED}${script}`],
         clearEnv: true,
         env: {

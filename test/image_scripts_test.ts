@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /**
@@ -38,6 +41,7 @@ echo "fake docker output"
 
 async function run(script: string, args: string[], env: Record<string, string>) {
   const out = await new Deno.Command(`${ROOT}/scripts/${script}`, {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
     args,
     env,
     clearEnv: true,

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { formatChecksums, sha256Hex, TARGETS } from "../scripts/compile.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 const SCRIPT = new URL("../scripts/install.sh", import.meta.url).pathname;
 
 /** A fake release binary: a shell script that says which target and version it is. */
@@ -75,7 +78,13 @@ interface Run {
 }
 
 async function run(cmd: string, args: string[], env: Record<string, string>): Promise<Run> {
-  const out = await new Deno.Command(cmd, { args, env, clearEnv: true, stdin: "null" }).output();
+  const out = await new Deno.Command(cmd, {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+    args,
+    env,
+    clearEnv: true,
+    stdin: "null",
+  }).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }

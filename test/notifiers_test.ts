@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { deliver, NotificationError } from "../src/notify.ts";
 import { EventManager } from "../src/event_manager.ts";
+import { serviceRegistry } from "../src/layer.ts";
 import mattermost from "../layers/notifiers/mattermost.ts";
 import slack from "../layers/notifiers/slack.ts";
 import discord from "../layers/notifiers/discord.ts";
@@ -140,7 +141,8 @@ Deno.test("Notifiers of one run are sent in parallel, and a failing one only war
   await using failing = await startWebhookRecorder({ mode: "500" });
   await using working = await startWebhookRecorder();
   const events = new EventManager();
-  const signal = new AbortController().signal;
+  // the notifier layers of one run share its services
+  const service = serviceRegistry();
   const delivery = { NOTIFY_TIMEOUT: "1", NOTIFY_RETRIES: "1" };
   const urls = {
     MATTERMOST_WEBHOOK_URL: hanging.url("/hooks/mm-secret"),
@@ -153,20 +155,20 @@ Deno.test("Notifiers of one run are sent in parallel, and a failing one only war
     { ...delivery, MATTERMOST_WEBHOOK_URL: urls.MATTERMOST_WEBHOOK_URL },
     {
       events,
-      runtime: { signal },
+      runtime: { service },
     },
   );
   await setUpLayer(slack, { ...delivery, SLACK_WEBHOOK_URL: urls.SLACK_WEBHOOK_URL }, {
     events,
-    runtime: { signal },
+    runtime: { service },
   });
   await setUpLayer(discord, { ...delivery, DISCORD_WEBHOOK_URL: urls.DISCORD_WEBHOOK_URL }, {
     events,
-    runtime: { signal },
+    runtime: { service },
   });
   await setUpLayer(teams, { ...delivery, TEAMS_WEBHOOK_URL: urls.TEAMS_WEBHOOK_URL }, {
     events,
-    runtime: { signal },
+    runtime: { service },
   });
   // one wait handler for the notifiers of the run
   assert.deepEqual(events.handlers("deploy_succeeded").map((h) => h.layer), [

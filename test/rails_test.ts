@@ -126,9 +126,12 @@ Deno.test("RAILS_MIGRATE_COMMAND replaces the migration command", async () => {
 
 Deno.test("On Heroku a Procfile release: process runs the migrations instead, and the log says so", async () => {
   const files = { Procfile: "web: puma\nrelease: bundle exec rails db:migrate\n" };
-  const heroku = await run(files, { AUTO_MIGRATE_ON_DEPLOY: "true" }, ["post_deploy"], {
+  const onHeroku = {
     provider: "heroku",
-  });
+    label: "Heroku",
+    capabilities: ["release-phase"] as const,
+  };
+  const heroku = await run(files, { AUTO_MIGRATE_ON_DEPLOY: "true" }, ["post_deploy"], onHeroku);
   assert.deepEqual(heroku.calls, []);
   assert.match(heroku.log(), /release: process runs on Heroku .*not migrating twice/);
   const dokku = await run(files, { AUTO_MIGRATE_ON_DEPLOY: "true" }, ["post_deploy"], {
@@ -137,9 +140,7 @@ Deno.test("On Heroku a Procfile release: process runs the migrations instead, an
   assert.deepEqual(dokku.calls, [{ kind: "run", cmd: [...MIGRATE_COMMAND] }]);
   const noRelease = await run({ Procfile: "web: puma\n" }, { AUTO_MIGRATE_ON_DEPLOY: "true" }, [
     "post_deploy",
-  ], {
-    provider: "heroku",
-  });
+  ], onHeroku);
   assert.equal(noRelease.calls.length, 1);
 });
 

@@ -3,62 +3,24 @@ import type { DeployContext, EventName, FailureContext } from "../src/context.ts
 import { CancelledError, CommandError, ConfigError } from "../src/errors.ts";
 import { EventManager, type Handler, type HandlerOptions } from "../src/event_manager.ts";
 import { createLogger } from "../src/logger.ts";
-import type { Provider } from "../src/provider.ts";
 import { failureContext, runDeploy } from "../src/runner.ts";
 import { Secrets } from "../src/secrets.ts";
-import { type CommandOutput, commandText, type Shell, TAIL_LINES } from "../src/shell.ts";
+import type { Shell } from "../src/shell.ts";
+import { type Answer, answerTable, recordingProvider, recordingShell } from "./_doubles.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const OLD_SHA = "fedcba9876543210fedcba9876543210fedcba98";
 const TOKEN = "tok-3f9a8c7e5d";
 
 /** A provider whose deployed commit the test chooses, recording what it was asked. */
-function fakeProvider(deployed: string | null | Error): Provider & { calls: string[] } {
-  const calls: string[] = [];
-  return {
-    name: "fake",
-    app: "shop",
-    calls,
-    deployedCommit() {
-      calls.push("deployedCommit");
-      return deployed instanceof Error ? Promise.reject(deployed) : Promise.resolve(deployed);
-    },
-    run(cmd) {
-      calls.push(`run ${cmd.join(" ")}`);
-      return Promise.resolve({ code: 0, stdout: "", stderr: "", tail: [] });
-    },
-    process(type, action) {
-      calls.push(`process ${type} ${action}`);
-      return Promise.resolve();
-    },
-  };
+function fakeProvider(deployed: string | null | Error) {
+  const provider = recordingProvider({ name: "fake", deployed });
+  return Object.assign(provider, { names: () => provider.calls.map((call) => call.kind) });
 }
 
 /** A shell that answers from a table: a command whose text matches a key fails with its output. */
-function fakeShell(failures: Record<string, { code: number; lines: string[] }> = {}) {
-  const ran: string[] = [];
-  const shell: Shell & { ran: string[]; cancelled: number } = {
-    ran,
-    cancelled: 0,
-    cancel() {
-      shell.cancelled++;
-    },
-    run(cmd): Promise<CommandOutput> {
-      // like the real shell, but without masking, so that the runner's own masking is tested
-      const text = commandText(cmd);
-      ran.push(text);
-      const failure = Object.entries(failures).find(([key]) => text.includes(key))?.[1];
-      if (!failure) return Promise.resolve({ code: 0, stdout: "", stderr: "", tail: [] });
-      return Promise.reject(
-        new CommandError(`Command failed with exit code ${failure.code}: ${text}`, {
-          command: text,
-          exitCode: failure.code,
-          output: failure.lines.slice(-TAIL_LINES),
-        }),
-      );
-    },
-  };
-  return shell;
+function fakeShell(failures: Record<string, Answer> = {}) {
+  return recordingShell(answerTable(failures));
 }
 
 interface Setup {
@@ -152,12 +114,12 @@ Deno.test("runDeploy asks the provider for the deployed commit after the configu
   const run = setup();
   run.on("configure", "first", (ctx) => {
     assert.equal(ctx.deployedBefore, undefined);
-    assert.deepEqual(run.provider.calls, []);
+    assert.deepEqual(run.provider.names(), []);
   });
   run.on("pre_deploy", "second", (ctx) => assert.equal(ctx.deployedBefore, OLD_SHA));
   const result = await runDeploy(run.events, run.ctx);
   assert.equal(result.outcome, "succeeded");
-  assert.deepEqual(run.provider.calls, ["deployedCommit"]);
+  assert.deepEqual(run.provider.names(), ["deployedCommit"]);
 });
 
 Deno.test("runDeploy skips from configure straight to deploy_skipped when the app runs the commit", async () => {

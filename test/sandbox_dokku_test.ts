@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { type DokkuSandbox, startDokkuSandbox } from "./sandbox/dokku.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 interface Result {
   code: number;
   stdout: string;
@@ -12,7 +15,13 @@ async function exec(
   args: string[],
   options: Deno.CommandOptions = {},
 ): Promise<Result> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", ...options })
+  const out = await new Deno.Command(cmd, {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    ...options,
+  })
     .output();
   const decoder = new TextDecoder();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
@@ -143,6 +152,7 @@ Deno.test("Dokku sandbox counts ControlMaster sessions as one connection", async
   const socket = `${dokku.stateDir}/cm.sock`;
   const target = `${dokku.user}@${dokku.host}`;
   const master = new Deno.Command("ssh", {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
     args: [...dokku.sshArgs, "-M", "-S", socket, "-N", target],
     stdin: "null",
     stdout: "null",

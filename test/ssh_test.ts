@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../src/errors.ts";
 import { Secrets } from "../src/secrets.ts";
-import { createShell, type Shell } from "../src/shell.ts";
+import { createShell } from "../src/shell.ts";
+import { recordingShell } from "./_doubles.ts";
 import { looksLikePrivateKey, resolvePrivateKey, SshSession } from "../src/ssh.ts";
 
 const KEY = [
@@ -11,19 +12,6 @@ const KEY = [
   "-----END OPENSSH PRIVATE KEY-----",
   "",
 ].join("\n");
-
-/** A shell that records commands and runs none. */
-function recordingShell(): Shell & { ran: string[][] } {
-  const ran: string[][] = [];
-  return {
-    ran,
-    cancel() {},
-    run(cmd) {
-      ran.push([...cmd]);
-      return Promise.resolve({ code: 0, stdout: "", stderr: "", tail: [] });
-    },
-  };
-}
 
 function isConfigError(pattern: RegExp) {
   return (error: unknown) => {

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { xargsQuote } from "../layers/providers/dokku/xargs_quote.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 /** Splits `command` the way Dokku does: GNU xargs reading it from a here-string. */
 async function xargsSplit(command: string): Promise<string[]> {
   const child = new Deno.Command("xargs", {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
     args: ["-r", "printf", "%s\\0"],
     stdin: "piped",
     stdout: "piped",

@@ -128,9 +128,9 @@ export default defineLayer({
         "post_deploy",
         { priority: 20, description: `run ${commandText(migrate)}` },
         async (ctx) => {
-          if (ctx.provider.name === "heroku" && hasReleasePhase(procfile)) {
+          if (ctx.provider.supports("release-phase") && hasReleasePhase(procfile)) {
             ctx.logger.info(
-              "The Procfile's release: process runs on Heroku before the release: not migrating twice",
+              `The Procfile's release: process runs on ${ctx.provider.label} before the release: not migrating twice`,
             );
             return;
           }

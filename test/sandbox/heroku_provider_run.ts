@@ -7,13 +7,14 @@
  * Usage: deno run ...PERMISSION_FLAGS heroku_provider_run.ts run [--no-throw] [--timeout MS] -- ARGS...
  *        deno run ...PERMISSION_FLAGS heroku_provider_run.ts process TYPE ACTION
  */
-import heroku, { type HerokuProvider } from "../../layers/providers/heroku.ts";
+import heroku from "../../layers/providers/heroku.ts";
 import { coreVariables } from "../../src/core_variables.ts";
 import { errorMessage } from "../../src/errors.ts";
 import { createLogger } from "../../src/logger.ts";
-import type { ProcessAction } from "../../src/provider.ts";
+import type { ProcessAction, Provider } from "../../src/provider.ts";
 import { Secrets } from "../../src/secrets.ts";
 import { createShell } from "../../src/shell.ts";
+import { createRuntime } from "../../src/runtime.ts";
 
 const secrets = new Secrets();
 const env = Deno.env.toObject();
@@ -24,17 +25,9 @@ const provider = await heroku.setup({
   config,
   core: coreVariables.parse({}),
   on: () => {},
-  runtime: {
-    shell: createShell({ secrets }),
-    logger,
-    secrets,
-    cwd: Deno.cwd(),
-    env,
-    signal: new AbortController().signal,
-    defer: () => {},
-    fetch: globalThis.fetch,
-  },
-}) as HerokuProvider;
+  runtime: createRuntime({ shell: createShell({ secrets }), logger, secrets, cwd: Deno.cwd(), env })
+    .runtime,
+}) as Provider;
 
 const [mode, ...rest] = Deno.args;
 const encoder = new TextEncoder();

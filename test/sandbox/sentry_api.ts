@@ -1,7 +1,9 @@
 /**
  * Enough of Sentry's web API for the real `sentry-cli` 2 to run `releases new`, `releases
- * set-commits` (--auto, --commit, --ignore-missing, --local), `releases finalize` and
- * `deploys new`, with SENTRY_URL pointing here. Records every request.
+ * set-commits` (--auto, --commit, --ignore-missing, --local), `releases finalize`, `repos list`
+ * and `deploys new`, with SENTRY_URL (or an organization token's URL) pointing here. Records every
+ * request, and refuses what real Sentry refuses: deploy environments it cannot store, and refs
+ * naming a repository the organization does not have.
  *
  * ```ts
  * await using sentry = await startSentryApi({ repos: [{ name: "acme/shop", url: "..." }] });
@@ -16,10 +18,22 @@ export type SentryApiMode = "ok" | "500" | "hang";
 
 /** A repository the organization has connected (what `GET /organizations/ORG/repos/` lists). */
 export interface SentryRepo {
-  /** Name as Sentry shows it, e.g. "acme/shop": the REPO of `--commit REPO@SHA`. */
+  /**
+   * Name as Sentry shows it: the REPO of `--commit REPO@SHA`. Sentry's GitHub integration names a
+   * repository by its full name, "acme/shop" (getsentry/sentry
+   * src/sentry/integrations/github/repository.py, `build_repository_config`: `"name":
+   * data["identifier"]`); its GitLab integration by GitLab's `name_with_namespace`, the display
+   * names, "Acme Corp / Shop" (src/sentry/integrations/gitlab/repository.py,
+   * `get_repository_data`: `"name": project["name_with_namespace"]`).
+   */
   name: string;
-  /** Clone URL that `--auto` matches against the git remote. */
+  /**
+   * The repository's web URL (GitLab's `web_url`, `https://github.com/NAME` on GitHub), which
+   * `--auto` matches against the git remote.
+   */
   url: string;
+  /** Provider id and name. @default GitLab's: { id: "integrations:gitlab", name: "GitLab" } */
+  provider?: { id: string; name: string };
 }
 
 /** Options of {@linkcode startSentryApi}. */
@@ -86,6 +100,40 @@ const PREVIOUS = /^\/api\/0\/organizations\/([^/]+)\/releases\/([^/]+)\/previous
 const DEPLOYS = /^\/api\/0\/organizations\/([^/]+)\/releases\/([^/]+)\/deploys\/$/;
 const REPOS = /^\/api\/0\/organizations\/([^/]+)\/repos\/$/;
 
+/**
+ * Sentry's rule for environment names: `Environment.is_valid_name` (getsentry/sentry
+ * src/sentry/models/environment.py @ 003730da) accepts at most `ENVIRONMENT_NAME_MAX_LENGTH` = 64
+ * characters matching `ENVIRONMENT_NAME_PATTERN` = `^[^\n\r\f\/]*$` (src/sentry/constants.py).
+ */
+const ENVIRONMENT_NAME_PATTERN = /^[^\n\r\f/]*$/;
+const ENVIRONMENT_NAME_MAX_LENGTH = 64;
+
+/**
+ * The errors real Sentry gives a deploy's `environment`, in the order it checks. The deploys
+ * endpoint (getsentry/sentry src/sentry/releases/endpoints/release_deploys.py @ 53df3060) validates
+ * with Django REST framework: `environment = serializers.CharField(max_length=64)` (required, no
+ * blank, surrounding whitespace trimmed, no NUL, at most 64 characters), then
+ * `validate_environment` raises "Invalid value for environment" when `Environment.is_valid_name`
+ * refuses it; `post` answers `Response(serializer.errors, status=400)`.
+ */
+export function environmentErrors(value: unknown): string[] {
+  if (value === undefined) return ["This field is required."];
+  if (value === null) return ["This field may not be null."];
+  if (typeof value !== "string" && typeof value !== "number") return ["Not a valid string."];
+  const name = String(value).trim();
+  if (name === "") return ["This field may not be blank."];
+  const errors: string[] = [];
+  // DRF counts characters (code points), not UTF-16 units
+  if ([...name].length > ENVIRONMENT_NAME_MAX_LENGTH) {
+    errors.push(`Ensure this field has no more than ${ENVIRONMENT_NAME_MAX_LENGTH} characters.`);
+  }
+  if (name.includes("\0")) errors.push("Null characters are not allowed.");
+  if (errors.length > 0) return errors;
+  // Python's `$` also matches before a final newline; the trim above has removed it already
+  if (!ENVIRONMENT_NAME_PATTERN.test(name)) return ["Invalid value for environment"];
+  return [];
+}
+
 /** Starts the fake API on 127.0.0.1, port chosen by the OS. */
 export function startSentryApi(options: SentryApiOptions = {}): Promise<SentryApi> {
   let mode: SentryApiMode = options.mode ?? "ok";
@@ -131,7 +179,7 @@ export function startSentryApi(options: SentryApiOptions = {}): Promise<SentryAp
         id: String(i + 1),
         name: repo.name,
         url: repo.url,
-        provider: { id: "integrations:gitlab", name: "GitLab" },
+        provider: repo.provider ?? { id: "integrations:gitlab", name: "GitLab" },
         status: "active",
         dateCreated: "2026-01-01T00:00:00Z",
       })));
@@ -161,6 +209,20 @@ export function startSentryApi(options: SentryApiOptions = {}): Promise<SentryAp
       const [org, version] = m.length === 3 ? [m[1]!, m[2]!] : [m[1]!, m[3]!];
       const decoded = decodeURIComponent(version);
       if (!releases.has(decoded)) return Response.json({ detail: "Not found" }, { status: 404 });
+      const refs = json?.refs as { repository?: unknown }[] | undefined;
+      if (refs && refs.length > 0) {
+        // `Release.set_refs` looks the names up exactly (`Repository.objects.filter(name__in=
+        // names)`) and raises InvalidRepository, which the release details endpoint answers with
+        // `Response({"refs": [str(e)]}, status=400)` (getsentry/sentry src/sentry/models/release.py
+        // @ 36272e8c; src/sentry/releases/endpoints/organization_release_details.py @ 35f4b67a)
+        const names = new Set(refs.map((r) => String(r.repository)));
+        const unknown = [...names].filter((name) => !repos.some((repo) => repo.name === name));
+        if (unknown.length > 0) {
+          return Response.json({ refs: [`Invalid repository names: ${unknown.join(",")}`] }, {
+            status: 400,
+          });
+        }
+      }
       const kind = json?.refs || json?.commits ? "commits" : "finalize";
       record(kind, org, version, body);
       const info = releaseInfo(decoded);
@@ -171,6 +233,8 @@ export function startSentryApi(options: SentryApiOptions = {}): Promise<SentryAp
       if (!releases.has(decodeURIComponent(m[2]!))) {
         return Response.json({ detail: "Not found" }, { status: 404 });
       }
+      const errors = environmentErrors(json?.environment);
+      if (errors.length > 0) return Response.json({ environment: errors }, { status: 400 });
       record("deploy", m[1]!, m[2]!, body);
       return Response.json({ id: "1", ...(json ?? {}) }, { status: 201 });
     }

@@ -6,7 +6,8 @@
  * @module
  */
 import { z } from "zod";
-import { createHttpClient, type HttpClient, type RetryInfo } from "../../../src/http.ts";
+import { ConfigError } from "../../../src/errors.ts";
+import { createHttpClient, type HttpClient, HttpError, type RetryInfo } from "../../../src/http.ts";
 import type { Secrets } from "../../../src/secrets.ts";
 
 /** The version-3 media type every call sends. */
@@ -72,8 +73,8 @@ export interface HerokuApiOptions {
   fetch: typeof fetch;
   /** Masked in every message. */
   secrets: Secrets;
-  /** The run's cancellation. */
-  signal?: AbortSignal;
+  /** The run's cancellation, asked at the start of each request. */
+  signal?: AbortSignal | (() => AbortSignal);
   /** Told about each retry. */
   onRetry?: (info: RetryInfo) => void;
   /** Retry limits (tests shorten them). @default the HTTP client's */
@@ -182,4 +183,32 @@ export function createHerokuApi(options: HerokuApiOptions): HerokuApi {
       return await streams.raw("GET", url, { display: "GET output_stream_url" });
     },
   };
+}
+
+/** Turns a refused `GET /apps/{app}` into a user's mistake that names the variable (exit code 2). */
+export function configProblem(error: unknown, app: string, appVariable: string): unknown {
+  if (!(error instanceof HttpError)) return error;
+  const said = `${error.status}${error.serviceId ? ` ${error.serviceId}` : ""}${
+    error.serviceMessage ? `: ${error.serviceMessage}` : ""
+  }`;
+  switch (error.status) {
+    case 401:
+      return new ConfigError(
+        `HEROKU_API_KEY was refused by the Heroku API (${said}): check the key`,
+        {
+          cause: error,
+        },
+      );
+    case 403:
+      return new ConfigError(
+        `HEROKU_API_KEY has no access to the app "${app}" (${said}): give its user deploy access`,
+        { cause: error },
+      );
+    case 404:
+      return new ConfigError(
+        `${appVariable}: no Heroku app "${app}" (${said}). This tool never creates apps: create it, or fix the name`,
+        { cause: error },
+      );
+  }
+  return error;
 }

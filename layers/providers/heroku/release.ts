@@ -219,3 +219,8 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** The release the app runs: the one marked current, else the newest that succeeded. */
+export function currentRelease(releases: readonly HerokuRelease[]): HerokuRelease | undefined {
+  return releases.find((r) => r.current) ?? releases.find((r) => r.status === "succeeded");
+}

@@ -1,0 +1,50 @@
+/**
+ * Undo after a cancelled job: a CI job cancelled (SIGTERM) after Sidekiq was quieted still restarts
+ * the quieted process types in `deploy_failed`, on every provider. What the server was asked is
+ * checked on the server's side.
+ */
+import assert from "node:assert/strict";
+import { addCommit, makeRepo, runCli } from "./_cli.ts";
+import { startDokkuSandbox } from "./sandbox/dokku.ts";
+
+const APP = "shop";
+const LOCK = "GEM\n  specs:\n    rails (7.1.3)\n    sidekiq (7.2.1)\n";
+const PROCFILE = "web: bundle exec puma\nworker: bundle exec sidekiq\n";
+
+Deno.test("A Dokku deploy cancelled by SIGTERM after the quiet restarts the quieted workers", async () => {
+  await using sandbox = await startDokkuSandbox();
+  const repo = await makeRepo([
+    { files: { "Gemfile.lock": LOCK, Procfile: PROCFILE }, message: "Start the shop" },
+  ]);
+  try {
+    const env = {
+      DEPLOY_PROVIDER: "dokku",
+      DOKKU_HOST: sandbox.dokkuHost,
+      APP_NAME: APP,
+      SSH_PRIVATE_KEY: sandbox.privateKey,
+      SSH_KNOWN_HOSTS: sandbox.knownHosts,
+    };
+    // the app runs a first commit, so that its workers run and are quieted
+    const first = await runCli([], { cwd: repo, env: { ...env, DEPLOY_LAYERS: "-rails" } });
+    assert.equal(first.code, 0, first.all);
+    await addCommit(repo, { files: { "app.rb": "puts 2\n" }, message: "Fix the login" });
+    await sandbox.slowNextBuild(6);
+    const before = (await sandbox.calls()).length;
+    const result = await runCli([], {
+      cwd: repo,
+      env,
+      onSpawn: (child) => {
+        sandbox.buildSleeping().then(() => child.kill("SIGTERM"));
+      },
+    });
+    assert.equal(result.code, 143, result.all);
+    const calls = (await sandbox.calls()).slice(before).map((call) => call.argv.join(" "));
+    const quiet = calls.findIndex((call) => call.startsWith(`run ${APP} `));
+    const restart = calls.indexOf(`ps:restart ${APP} worker`);
+    assert.ok(quiet >= 0, `no quiet among ${calls.join(" | ")}`);
+    assert.ok(restart > quiet, `no restart after the quiet among ${calls.join(" | ")}`);
+    assert.doesNotMatch(result.stdout, /Cannot restart worker/);
+  } finally {
+    await Deno.remove(repo, { recursive: true });
+  }
+});
