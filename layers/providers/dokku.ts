@@ -131,7 +131,8 @@ export default defineProvider({
       });
     // Dokku's own lines (" !     App x does not exist"), for messages
     const said = (out: CommandOutput) =>
-      (out.stderr + out.stdout).split("\n").map((l) => l.trim()).filter(Boolean).join(" / ");
+      (out.stderr + out.stdout).split("\n")
+        .map((l) => l.replace(/^\s*(!|-{5}>|={5}>)?\s*/, "").trim()).filter(Boolean).join(" / ");
 
     async function inspect(): Promise<ServerState> {
       // one round: the three commands run at once over the shared connection
