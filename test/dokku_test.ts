@@ -186,10 +186,14 @@ Deno.test("deploy pushes HEAD to a new app, skips it next time, rebuilds with FO
       assert.equal(result.code, 0, result.all);
       assert.equal(await sandbox.deployedSha(APP), first);
       assert.equal(await sandbox.runningSha(APP), first);
-      await assertCalls(sandbox, 3, [ROUND, "apps:create shop", [
+      // the last apps:report asks whether Dokku deployed the push
+      await assertCalls(sandbox, 3, [
+        ROUND,
+        "apps:create shop",
+        ["apps:report shop", "git:report shop"],
+        "git-receive-pack shop",
         "apps:report shop",
-        "git:report shop",
-      ], "git-receive-pack shop"]);
+      ]);
       assert.match(result.stdout, /Creating shop \(DOKKU_CREATE_APP=true\)/);
       assert.match(result.stdout, /Dokku has no record of a git deploy of shop/);
       assert.match(result.stdout, /Server is using dokku version 0\.35\.12/);
@@ -213,7 +217,7 @@ Deno.test("deploy pushes HEAD to a new app, skips it next time, rebuilds with FO
     assert.match(result.stdout, /what Dokku last deployed, from apps:report/);
     assert.doesNotMatch(result.stdout, /Pushing/);
     // one round: no git command at all to decide
-    await assertCalls(sandbox, 10, [ROUND]);
+    await assertCalls(sandbox, 11, [ROUND]);
     assert.equal(await sandbox.connections(), 3);
   });
 
@@ -222,7 +226,7 @@ Deno.test("deploy pushes HEAD to a new app, skips it next time, rebuilds with FO
     async () => {
       const result = await deploy([], { cwd: repo.path, env: { ...env, FORCE_DEPLOY: "true" } });
       assert.equal(result.code, 0, result.all);
-      await assertCalls(sandbox, 13, [ROUND, "ps:rebuild shop"]);
+      await assertCalls(sandbox, 14, [ROUND, "ps:rebuild shop"]);
       assert.match(result.stdout, /\$ dokku ps:rebuild shop\n.*-----> Cleaning up/);
       assert.match(result.stdout, /Building shop from herokuish/);
       assert.equal(await sandbox.deployedSha(APP), first);
@@ -237,7 +241,7 @@ Deno.test("deploy pushes HEAD to a new app, skips it next time, rebuilds with FO
     const result = await deploy([], { cwd: repo.path, env });
     assert.equal(result.code, 0, result.all);
     assert.equal(await sandbox.deployedSha(APP), second);
-    await assertCalls(sandbox, 17, [ROUND, "git-receive-pack shop"]);
+    await assertCalls(sandbox, 18, [ROUND, "git-receive-pack shop", "apps:report shop"]);
     assert.equal(await sandbox.runningSha(APP), second);
     assert.match(
       result.stdout,
@@ -608,6 +612,9 @@ Deno.test("deploy cancelled by SIGTERM during the push exits 143, removes its ss
   assert.match(result.stdout, /Received SIGTERM/);
   assert.match(result.stdout, /Deploy failed: cancelled by SIGTERM during deploy \(dokku\)/);
   assert.doesNotMatch(result.stdout, /Deployed /);
+  // Dokku 0.35 has no builds:cancel: the log says the build goes on
+  assert.match(result.stdout, /Dokku 0\.35\.12 cannot cancel a build .*may go on/);
+  assert.ok(!(await calls(sandbox)).some((c) => c[0] === "builds:cancel"));
   // while it ran, the key was in no process's argv, and the run had its private ssh directory...
   assert.ok(run.argvs.some((a) => a.includes("/deploy-ssh-")), "no ssh process seen");
   assertNoKey(run.argvs.join("\n"), sandbox.privateKey);
@@ -626,6 +633,18 @@ Deno.test("deploy cancelled by SIGTERM stops the running push instead of waiting
     run.stoppedAfter < (BUILD_SECONDS - 3) * 1000,
     `the run ended ${run.stoppedAfter} ms after SIGTERM: it waited for the build (${BUILD_SECONDS} s)`,
   );
+});
+
+Deno.test("deploy cancelled during the push on Dokku 0.38 cancels the build on the server", async () => {
+  await using sandbox = await startDokkuSandbox({ version: "0.38.5" });
+  const run = await cancelDuringBuild(sandbox, 1);
+  assert.equal(run.result.code, 143, run.result.all);
+  assert.ok((await calls(sandbox)).some((c) => c.join(" ") === "builds:cancel shop"));
+  assert.match(run.result.stdout, /Cancelled the build of shop on the server \(builds:cancel\)/);
+  // the build was stopped: it never deployed, even after it would have finished
+  await new Promise((resolve) => setTimeout(resolve, BUILD_SECONDS * 1000));
+  assert.equal(await sandbox.runningSha(APP), null);
+  assert.deepEqual(run.leftFiles, []);
 });
 
 Deno.test("deploy given a second SIGTERM exits at once and still leaves no ssh master", async () => {
@@ -786,7 +805,7 @@ Deno.test(
         try {
           const provider = await dokkuProvider(sandbox, runtime);
           assert.equal(await provider.deployedCommit(), sha);
-          await sandbox.fakeBin("bundle", 'echo "bundle got $#"; [ "$3" != fail ]');
+          await sandbox.fakeBin("bundle", 'echo "bundle got $#"; [ "$2" != fail ]');
           for (const cmd of [QUIET_COMMAND, QUIET_COMMAND_WITH_APP, MIGRATE_COMMAND]) {
             const result = await provider.run(cmd);
             assert.equal(result.code, 0, result.stderr);
@@ -903,7 +922,15 @@ Deno.test("Dokku provider decides from what Dokku deployed, not from a branch gi
   assert.equal(result.code, 0, result.all);
   assert.match(result.stdout, new RegExp(`shop runs ${head(first)} \\(what Dokku last deployed`));
   assert.doesNotMatch(result.stdout, /nothing to deploy/);
+  // the push alone changed nothing (the branch was there): the tool saw it and made Dokku build
+  assert.match(result.stdout, /master already pointed at \w{7}, which Dokku had not deployed/);
   assert.equal(await sandbox.runningSha(APP), second);
+  assert.equal(
+    (await sandbox.admin(["apps:report", APP, "--app-deploy-source-metadata"])).stdout,
+    `${second}\n`,
+  );
+  const refs = await sandboxGit(sandbox, repo.path, "ls-remote", appUrl(sandbox));
+  assert.doesNotMatch(new TextDecoder().decode(refs.stdout), /refs\/tags\//, "the tag was removed");
 });
 
 Deno.test("Dokku provider before 0.26 decides from the deploy branch's ref, and says so", async () => {
@@ -1094,20 +1121,31 @@ Deno.test("deploy plan lists the handlers in order without connecting, and deplo
     assert.match(result.stdout, /^Layers: dokku \(provider\)$/m);
     assert.match(
       result.stdout,
-      /^configure\n +10 +dokku: connect and check the Dokku version\npre_deploy: \(no handlers\)\ndeploy\n +100 +dokku: push the commit to shop\n/m,
+      /^configure\n +10 +dokku: connect, check the Dokku version, the app and its deploy branch\npre_deploy: \(no handlers\)\ndeploy\n +100 +dokku: push the commit to shop\n/m,
     );
     assert.deepEqual(await calls(sandbox), []);
     assert.equal(await sandbox.connections(), 0);
   });
 
+  await t.step("check of a mistyped app fails with exit 2 and creates nothing", async () => {
+    const env = dokkuEnv(sandbox, { DOKKU_CREATE_APP: "false" });
+    const result = await deploy(["check"], { cwd: repo.path, env });
+    assert.equal(result.code, 2, result.all);
+    assert.match(result.all, /APP_NAME "shop": 127\.0\.0\.1 has no such app/);
+    await assertCalls(sandbox, 0, [ROUND]);
+    assert.equal((await sandbox.admin(["apps:exists", APP])).code, 1);
+  });
+
   await t.step("check", async () => {
-    const result = await deploy(["check"], { cwd: repo.path, env: dokkuEnv(sandbox) });
+    assert.equal((await sandbox.admin(["apps:create", APP])).code, 0);
+    const env = dokkuEnv(sandbox, { DOKKU_CREATE_APP: "false" });
+    const result = await deploy(["check"], { cwd: repo.path, env });
     assert.equal(result.code, 0, result.all);
     assert.match(result.stdout, /Server is using dokku version 0\.35\.12/);
     assert.match(result.stdout, /Configuration and connection are fine/);
     assert.doesNotMatch(result.stdout, /Pushing/);
-    assert.deepEqual(await calls(sandbox), [["version"], ["git-upload-pack", APP]]);
+    await assertCalls(sandbox, 3, [ROUND]);
     assert.equal(await sandbox.deployedSha(APP), null);
-    assert.equal(await sandbox.connections(), 1);
+    assert.equal(await sandbox.connections(), 2);
   });
 });

@@ -234,20 +234,63 @@ export default defineProvider({
           branchSha = await lsRemote(url, `refs/heads/${branch}`, await git());
           await prepareShallowPush(branchSha, { shell: runtime.shell, cwd: runtime.cwd, logger });
         }
-        try {
-          await push({
-            ...await git(),
-            logger,
-            url,
-            sha: commit.sha,
-            branch,
-            remoteSha: branchSha,
-            force: core.FORCE_PUSH,
-          });
-        } catch (error: unknown) {
-          if (runtime.signal.aborted) await cancelBuild(version);
-          throw error;
+        const pushTo = async (remoteSha: string | null) => {
+          try {
+            await push({
+              ...await git(),
+              logger,
+              url,
+              sha: commit.sha,
+              branch,
+              remoteSha,
+              force: core.FORCE_PUSH,
+            });
+          } catch (error: unknown) {
+            if (runtime.signal.aborted) await cancelBuild(version);
+            throw error;
+          }
+        };
+        await pushTo(branchSha);
+        // a server that records what it deployed (>= 0.26) is asked whether it deployed this one
+        if (server.deployed === undefined || await deployedNow() === commit.sha) return;
+        // a push changes nothing when the branch is there already (a git:sync without a build):
+        // Dokku then builds nothing. A tag named like the deploy branch makes it build and record
+        // the commit (>= 0.31.1); the tag is removed after (a deletion builds nothing)
+        if (await lsRemote(url, `refs/heads/${branch}`, await git()) === commit.sha) {
+          const env = { ...(await git()).env, GIT_TERMINAL_PROMPT: "0" };
+          if (dokkuHas(version, "deployFromTag")) {
+            logger.info(
+              `${branch} already pointed at ${commit.shortSha}, which Dokku had not deployed ` +
+                `(a git:sync without --build?): pushing it as the tag ${branch}, which Dokku deploys`,
+            );
+            const tag = `refs/tags/${branch}`;
+            try {
+              await runtime.shell.run(["git", "push", "--force", url, `${commit.sha}:${tag}`], {
+                cwd: runtime.cwd,
+                env,
+                logger,
+              });
+            } finally {
+              await runtime.shell.run(["git", "push", "--quiet", url, `:${tag}`], {
+                cwd: runtime.cwd,
+                env,
+                noThrow: true,
+              });
+            }
+            if (await deployedNow() === commit.sha) return;
+          } else {
+            logger.info(
+              `${branch} already pointed at ${commit.shortSha}, which Dokku had not deployed: ` +
+                `rebuilding it (ps:rebuild; Dokku ${version} will not record it as deployed)`,
+            );
+            await dokku(rebuildCommand(app), { logger });
+            return;
+          }
         }
+        throw new DeployError(
+          `Dokku did not deploy ${commit.shortSha}: after the push, apps:report still names ` +
+            `${(await deployedNow())?.slice(0, 7) ?? "no deploy"}`,
+        );
       },
       async redeploy() {
         await dokku(rebuildCommand(app), { logger });
@@ -305,6 +348,12 @@ export default defineProvider({
         });
       },
     };
+
+    /** The commit apps:report says Dokku deployed last (Dokku >= 0.26). */
+    async function deployedNow(): Promise<string | null> {
+      const out = await dokku(appsReportCommand(app), { timeoutMs: REPORT_TIMEOUT_MS });
+      return deploySourceOf(parseReport(out.stdout))?.sha ?? null;
+    }
 
     async function cancelBuild(version: string): Promise<void> {
       if (!dokkuHas(version, "buildsCancel")) {

@@ -212,7 +212,9 @@ pre_receive() {
     if [[ "$newrev" =~ ^0+$ ]]; then
       continue
     fi
-    if [[ "$refname" == "refs/heads/$branch" ]]; then
+    # a tag named like the deploy branch deploys too, since v0.31.1 (functions:79, d3441b7f7)
+    if [[ "$refname" == "refs/heads/$branch" ]] ||
+      { [[ "$refname" == "refs/tags/$branch" ]] && version_ge 0.31.1; }; then
       build "$app" "$newrev" || exit 1
       set_deploy_source "$app" git-push "$newrev"
       continue

@@ -17,6 +17,8 @@ export const DOKKU_SINCE = {
   buildsCancel: "0.38.0",
   /** A push to any branch of an app without a deploy branch sets it (commit d3441b7f7). */
   deployBranchFromPush: "0.31.1",
+  /** A push of a tag named like the deploy branch deploys (plugins/git/functions:79, d3441b7f7). */
+  deployFromTag: "0.31.1",
   /** `git:report --git-computed-deploy-branch` (commit c45b95fc4). */
   computedDeployBranch: "0.38.4",
   /** `xargs -n 1` splitting of SSH commands (commit 91c8e62da). */
