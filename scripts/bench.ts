@@ -211,14 +211,14 @@ function variants(
     },
     {
       name: "engine",
-      what: "runCommand in-process: version, ls-remote, push, provider.run",
+      what: "runCommand in-process: one round (version, apps:report, git:report), push, provider.run",
       deploy: engine("b-engine", true),
       app: "b-engine",
       deploys: true,
     },
     {
       name: "engine-3",
-      what: "runCommand in-process: version, ls-remote, push",
+      what: "runCommand in-process: one round (version, apps:report, git:report), push",
       deploy: engine("b-engine3", false),
       app: "b-engine3",
       deploys: true,

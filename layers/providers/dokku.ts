@@ -234,11 +234,27 @@ export default defineProvider({
           branchSha = await lsRemote(url, `refs/heads/${branch}`, await git());
           await prepareShallowPush(branchSha, { shell: runtime.shell, cwd: runtime.cwd, logger });
         }
+        // what git and Dokku print during the push, read as it streams (no extra round trip)
+        let upToDate = false;
+        let notDeployed = false;
+        const watching = new Proxy(logger, {
+          get(target, property) {
+            if (property === "output") {
+              return (line: string) => {
+                if (/Everything up-to-date/.test(line)) upToDate = true;
+                if (/WARNING: deploy did not complete/.test(line)) notDeployed = true;
+                target.output(line);
+              };
+            }
+            const value = Reflect.get(target, property, target);
+            return typeof value === "function" ? value.bind(target) : value;
+          },
+        });
         const pushTo = async (remoteSha: string | null) => {
           try {
             await push({
               ...await git(),
-              logger,
+              logger: watching,
               url,
               sha: commit.sha,
               branch,
@@ -251,42 +267,43 @@ export default defineProvider({
           }
         };
         await pushTo(branchSha);
-        // a server that records what it deployed (>= 0.26) is asked whether it deployed this one
-        if (server.deployed === undefined || await deployedNow() === commit.sha) return;
-        // a push changes nothing when the branch is there already (a git:sync without a build):
-        // Dokku then builds nothing. A tag named like the deploy branch makes it build and record
-        // the commit (>= 0.31.1); the tag is removed after (a deletion builds nothing)
-        if (await lsRemote(url, `refs/heads/${branch}`, await git()) === commit.sha) {
-          const env = { ...(await git()).env, GIT_TERMINAL_PROMPT: "0" };
-          if (dokkuHas(version, "deployFromTag")) {
-            logger.info(
-              `${branch} already pointed at ${commit.shortSha}, which Dokku had not deployed ` +
-                `(a git:sync without --build?): pushing it as the tag ${branch}, which Dokku deploys`,
-            );
-            const tag = `refs/tags/${branch}`;
-            try {
-              await runtime.shell.run(["git", "push", "--force", url, `${commit.sha}:${tag}`], {
-                cwd: runtime.cwd,
-                env,
-                logger,
-              });
-            } finally {
-              await runtime.shell.run(["git", "push", "--quiet", url, `:${tag}`], {
-                cwd: runtime.cwd,
-                env,
-                noThrow: true,
-              });
-            }
-            if (await deployedNow() === commit.sha) return;
-          } else {
-            logger.info(
-              `${branch} already pointed at ${commit.shortSha}, which Dokku had not deployed: ` +
-                `rebuilding it (ps:rebuild; Dokku ${version} will not record it as deployed)`,
-            );
-            await dokku(rebuildCommand(app), { logger });
-            return;
-          }
+        if (notDeployed) {
+          throw new DeployError(
+            `Dokku did not deploy ${commit.shortSha}: it says the push did not go to ${app}'s deploy branch`,
+          );
         }
+        if (!upToDate) return;
+        // the push changed nothing: the branch was there already (a git:sync without a build), so
+        // Dokku built nothing. A tag named like the deploy branch makes it build and record the
+        // commit (>= 0.31.1); the tag is removed after (a deletion builds nothing)
+        if (!dokkuHas(version, "deployFromTag")) {
+          logger.info(
+            `${branch} already pointed at ${commit.shortSha}, which Dokku had not deployed: ` +
+              `rebuilding it (ps:rebuild; Dokku ${version} will not record it as deployed)`,
+          );
+          await dokku(rebuildCommand(app), { logger });
+          return;
+        }
+        logger.info(
+          `${branch} already pointed at ${commit.shortSha}, which Dokku had not deployed ` +
+            `(a git:sync without --build?): pushing it as the tag ${branch}, which Dokku deploys`,
+        );
+        const env = { ...(await git()).env, GIT_TERMINAL_PROMPT: "0" };
+        const tag = `refs/tags/${branch}`;
+        try {
+          await runtime.shell.run(["git", "push", "--force", url, `${commit.sha}:${tag}`], {
+            cwd: runtime.cwd,
+            env,
+            logger,
+          });
+        } finally {
+          await runtime.shell.run(["git", "push", "--quiet", url, `:${tag}`], {
+            cwd: runtime.cwd,
+            env,
+            noThrow: true,
+          });
+        }
+        if (server.deployed === undefined || await deployedNow() === commit.sha) return;
         throw new DeployError(
           `Dokku did not deploy ${commit.shortSha}: after the push, apps:report still names ` +
             `${(await deployedNow())?.slice(0, 7) ?? "no deploy"}`,
