@@ -211,7 +211,8 @@ function variants(
     },
     {
       name: "engine",
-      what: "runCommand in-process: one round (version, apps:report, git:report), push, provider.run",
+      what:
+        "runCommand in-process: one round (version, apps:report, git:report), push, provider.run",
       deploy: engine("b-engine", true),
       app: "b-engine",
       deploys: true,
