@@ -221,6 +221,11 @@ Deno.test("The quiet says how many processes it quieted, and warns when it found
   });
   assert.doesNotMatch(none.log(), /Sidekiq quieted/);
   assert.match(none.log(), /found no Sidekiq process in Redis/);
+  // only a last line that is a number is a count
+  const other = await run({ Procfile: PROCFILE }, {}, ["pre_deploy"], {
+    onRun: () => ({ stdout: "Quieting on run.1234\n" }),
+  });
+  assert.match(other.log(), /Sidekiq quieted \(worker, mailers\)/);
 });
 
 Deno.test("A command the provider would change is refused in configure with exit 2, naming the variable and the word", async () => {

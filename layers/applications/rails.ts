@@ -192,7 +192,9 @@ export default defineLayer({
         state(ctx).quieted = [...workers];
         // a failure throws: the handler is soft, so it is a warning, and "quieted" is not said
         const { stdout } = await ctx.provider.run(quiet, { timeoutMs: 5 * 60_000 });
-        const found = config.SIDEKIQ_QUIET_COMMAND ? undefined : stdout.trim().match(/(\d+)$/)?.[1];
+        const found = config.SIDEKIQ_QUIET_COMMAND
+          ? undefined
+          : stdout.trim().split("\n").at(-1)?.match(/^\d+$/)?.[0];
         if (found === "0") {
           ctx.logger.warn(
             "Sidekiq quiet found no Sidekiq process in Redis: nothing was quieted (is the app's " +
