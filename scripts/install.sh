@@ -2,7 +2,10 @@
 # Installs the `deploy` binary from a GitHub release, after checking it against the release's
 # SHA256SUMS. POSIX sh, so it runs under dash, busybox ash and macOS /bin/sh alike.
 #
-#   curl -fsSL https://raw.githubusercontent.com/OWNER/deploy/main/scripts/install.sh | sh
+#   curl -fsSL https://github.com/OWNER/deploy/releases/latest/download/install.sh | sh
+#
+# The released copy (a release asset, and the file at a release tag) names the project's real
+# releases page: scripts/stamp.ts writes it in when a release is made.
 #
 # Settings (environment variables):
 #   DEPLOY_VERSION           release to install, "1.2.3" or "v1.2.3" (default: the latest release)
@@ -17,8 +20,8 @@
 
 set -eu
 
-DEPLOY_REPO="OWNER/deploy"
-base_url="${DEPLOY_INSTALL_BASE_URL:-https://github.com/${DEPLOY_REPO}/releases}"
+releases_url="https://github.com/OWNER/deploy/releases"
+base_url="${DEPLOY_INSTALL_BASE_URL:-$releases_url}"
 base_url="${base_url%/}"
 install_dir="${DEPLOY_INSTALL_DIR:-${HOME:?HOME is not set; set DEPLOY_INSTALL_DIR}/.local/bin}"
 version="${DEPLOY_VERSION:-latest}"

@@ -133,7 +133,12 @@ export async function runCommand(
       ...(ctx.failure ? { failure: ctx.failure } : {}),
     });
     if (command === "deploy") {
-      await writeCiReport(ctx, result, { env: io.env, write: io.write, format }).catch(() => {});
+      await writeCiReport(ctx, result, {
+        env: io.env,
+        write: io.write,
+        writeError: io.writeError,
+        format,
+      }).catch(() => {});
     }
     return result.exitCode;
   } finally {

@@ -48,17 +48,18 @@ export interface PushOptions extends GitOptions {
   forceVariable?: string;
 }
 
-// deepen a shallow clone this far, step by step, before fetching the whole history
+// deepen a shallow clone this far, step by step, before fetching the rest of the commit's history
 const DEEPEN_STEPS = [50, 500, 5000];
 
 /**
- * Pushes `sha` to `refs/heads/<branch>`. A shallow clone is deepened until it holds the remote's
- * commit, and unshallowed only when the remote lacks the history (a new app). A non-fast-forward
- * rejection names FORCE_PUSH.
+ * Pushes `sha` to `refs/heads/<branch>`. A shallow clone is deepened until the remote's commit is
+ * an ancestor of `sha` (present is not enough: another branch may have brought it in without the
+ * history between), and unshallowed only when the remote lacks the history (a new app). A
+ * non-fast-forward rejection names FORCE_PUSH only when the remote's branch really diverged.
  */
 export async function push(options: PushOptions): Promise<void> {
   if (await isShallow(options)) {
-    if (options.remoteSha) await deepenUntil(options.remoteSha, options);
+    if (options.remoteSha) await deepenUntilAncestor(options.remoteSha, options);
     // a server without any of this history needs all of it: a shallow push would be refused there,
     // after Dokku had built it once already
     else await unshallow(options);
@@ -80,16 +81,27 @@ export async function push(options: PushOptions): Promise<void> {
   }
   if (result.code === 0) return;
   if (/\[rejected\].*\((fetch first|non-fast-forward)\)/.test(result.output)) {
-    const variable = options.forceVariable ?? "FORCE_PUSH";
-    throw new DeployError(
-      `The server's ${options.branch} branch has commits that ${
-        options.sha.slice(0, 7)
-      } does not contain ` +
-        `(non-fast-forward). Deploy a commit that contains them, or set ${variable}=true to overwrite them`,
+    throw await rejection(options, result);
+  }
+  throw result.error;
+}
+
+// a rejected push: a diverged branch (FORCE_PUSH), or a branch that moved since ls-remote
+async function rejection(options: PushOptions, result: GitResult): Promise<DeployError> {
+  const short = options.sha.slice(0, 7);
+  if (options.remoteSha && await isAncestor(options.remoteSha, options.sha, options)) {
+    return new DeployError(
+      `The server's ${options.branch} branch moved while ${short} was being pushed ` +
+        `(another deploy?): run the deploy again`,
       { cause: result.error },
     );
   }
-  throw result.error;
+  const variable = options.forceVariable ?? "FORCE_PUSH";
+  return new DeployError(
+    `The server's ${options.branch} branch has commits that ${short} does not contain ` +
+      `(non-fast-forward). Deploy a commit that contains them, or set ${variable}=true to overwrite them`,
+    { cause: result.error },
+  );
 }
 
 /** Reads the commit `rev` (sha, short sha, title, author). */
@@ -117,16 +129,17 @@ async function isShallow(options: GitOptions): Promise<boolean> {
   return stdout.trim() === "true";
 }
 
-async function unshallow(options: GitOptions): Promise<void> {
+async function unshallow(options: PushOptions): Promise<void> {
   options.logger?.info("Shallow clone: the server lacks this history, fetching all of it");
-  await git(
-    ["fetch", "--unshallow", "--quiet", await fetchRemote(options)],
-    originOptions(options),
-  );
+  const remote = await fetchRemote(options);
+  await fetchFrom(remote, ["--unshallow"], options);
 }
 
-async function hasCommit(sha: string, options: GitOptions): Promise<boolean> {
-  const { code } = await git(["cat-file", "-e", `${sha}^{commit}`], {
+/** Whether `ancestor` is `sha` or one of its ancestors in the history this clone holds. */
+async function isAncestor(ancestor: string, sha: string, options: GitOptions): Promise<boolean> {
+  // exit 1: not an ancestor; 128: unknown commit. A shallow boundary hides older parents, so a
+  // commit that another branch brought in is not an ancestor until the history between arrives.
+  const { code } = await git(["merge-base", "--is-ancestor", ancestor, sha], {
     ...options,
     logger: undefined,
     noThrow: true,
@@ -134,17 +147,47 @@ async function hasCommit(sha: string, options: GitOptions): Promise<boolean> {
   return code === 0;
 }
 
-async function deepenUntil(sha: string, options: GitOptions): Promise<void> {
-  if (await hasCommit(sha, options)) return;
+async function deepenUntilAncestor(remoteSha: string, options: PushOptions): Promise<void> {
+  if (await isAncestor(remoteSha, options.sha, options)) return;
   const remote = await fetchRemote(options);
   for (const depth of DEEPEN_STEPS) {
     options.logger?.info(
-      `Shallow clone: fetching ${depth} more commits to reach the deployed ${sha.slice(0, 7)}`,
+      `Shallow clone: fetching ${depth} more commits to reach the deployed ${
+        remoteSha.slice(0, 7)
+      }`,
     );
-    await git(["fetch", "--quiet", `--deepen=${depth}`, remote], originOptions(options));
-    if (await hasCommit(sha, options)) return;
+    await fetchFrom(remote, [`--deepen=${depth}`], options);
+    if (await isAncestor(remoteSha, options.sha, options)) return;
   }
-  // not in this history at all: the push will say whether that is a diverged branch
+  // still not reached: with the whole history of the commit, a rejected push means a diverged
+  // branch, and only then is FORCE_PUSH the advice
+  if (!await isShallow(options)) return;
+  options.logger?.info(
+    `Shallow clone: ${remoteSha.slice(0, 7)} is not within ${
+      DEEPEN_STEPS.at(-1)
+    } commits, fetching the rest of the history`,
+  );
+  await fetchFrom(remote, ["--unshallow"], options);
+}
+
+/**
+ * Fetches `flags` (a deepening) for the commit being deployed only. The clone's refspec
+ * (`+refs/heads/*:refs/remotes/origin/*`, which GitLab Runner and actions/checkout configure) would
+ * fetch every branch, each with its own shallow history. A server that refuses a commit that is not
+ * a branch tip (uploadpack.allowReachableSHA1InWant off) gets the refspec's fetch instead.
+ */
+async function fetchFrom(remote: string, flags: string[], options: PushOptions): Promise<void> {
+  const bySha = await git(
+    ["fetch", "--quiet", "--no-tags", ...flags, remote, options.sha],
+    { ...originOptions(options), noThrow: true },
+  );
+  if (bySha.code === 0) return;
+  options.logger?.info(
+    `The remote ${remote} does not serve ${
+      options.sha.slice(0, 7)
+    } by itself, fetching its branches`,
+  );
+  await git(["fetch", "--quiet", ...flags, remote], originOptions(options));
 }
 
 // history comes from the clone's own remote, which the provider's SSH key or credentials are not for

@@ -8,6 +8,7 @@ import { LAYERS } from "../layers/mod.ts";
 import { parseCommandLine } from "./cli.ts";
 import { type Io, runCommand } from "./commands.ts";
 import { ConfigError, DeployError, errorMessage, exitCodeOf } from "./errors.ts";
+import { envSecrets, writeCiErrorReport } from "./ci_report.ts";
 
 /** Runs the CLI and returns the exit code. */
 export async function main(args: readonly string[], io: Io): Promise<number> {
@@ -18,7 +19,14 @@ export async function main(args: readonly string[], io: Io): Promise<number> {
   } catch (error: unknown) {
     if (error instanceof ConfigError || error instanceof DeployError) {
       io.writeError(`deploy: ${error.message}\n`);
-      return exitCodeOf(error);
+      const code = exitCodeOf(error);
+      // a GitHub step that ends before its run began still gets its annotation and outputs
+      await writeCiErrorReport({
+        status: code === 2 ? "invalid" : "failed",
+        message: error.message,
+        mask: (text) => envSecrets(io.env, LAYERS.map((l) => l.variables)).mask(text),
+      }, io).catch(() => {});
+      return code;
     }
     // not a user's mistake: a bug, so the stack helps whoever reports it
     io.writeError(

@@ -172,34 +172,88 @@ export interface Fact {
   short: boolean;
 }
 
+/**
+ * Escapes text for Markdown as Mattermost, Discord and Teams read it: a backslash before each
+ * character that starts markup (links, emphasis, code, headings, HTML, tables), so that a commit
+ * title such as `[click](https://evil.example)` shows as written instead of a disguised link.
+ * CommonMark lets any ASCII punctuation be escaped this way; it is one character at a time, so a
+ * cut made before escaping never splits an escape.
+ */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_~[\]()<>#|]/g, "\\$&");
+}
+
 /** Markdown as Mattermost, Discord and Teams read it. */
 export const MARKDOWN: Markup = {
   link: (text, url) => `[${text.replace(/[[\]]/g, "")}](${url.replace(/[()\s]/g, percentEncode)})`,
   code: (text) => `\`${text.replaceAll("`", "'")}\``,
+  escape: escapeMarkdown,
 };
+
+/**
+ * `render(text)`, or when that is longer than `max` characters, `render` of the longest start of
+ * `text` (with "…") that fits. The cut is made before rendering (escaping), so the result never
+ * outgrows its limit and no escape is cut in half.
+ */
+export function fitStart(text: string, max: number, render: (text: string) => string): string {
+  const full = render(text);
+  if (full.length <= max) return full;
+  return longestFit(text.length, max, (n) => render(`${text.slice(0, n)}…`));
+}
+
+/** Like {@linkcode fitStart}, keeping the end of `text`: for output tails. */
+export function fitEnd(text: string, max: number, render: (text: string) => string): string {
+  const full = render(text);
+  if (full.length <= max) return full;
+  return longestFit(text.length, max, (n) => render(`…${n ? text.slice(-n) : ""}`));
+}
+
+// binary search for the most characters whose rendering fits; rendering grows with the count
+function longestFit(length: number, max: number, rendered: (n: number) => string): string {
+  let low = 0;
+  let high = length;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (rendered(mid).length <= max) low = mid;
+    else high = mid - 1;
+  }
+  return rendered(low);
+}
 
 function percentEncode(ch: string): string {
   return `%${ch.charCodeAt(0).toString(16).padStart(2, "0").toUpperCase()}`;
 }
 
+/** Options of {@linkcode facts} and {@linkcode commitLine}. */
+export interface FactsOptions {
+  /** The most characters a value may hold, after escaping (the service's field limit). @default unlimited */
+  maxValue?: number;
+}
+
 /** The commit: linked short sha and its title. */
-export function commitLine(message: Notification, markup: Markup): string {
+export function commitLine(
+  message: Notification,
+  markup: Markup,
+  options: FactsOptions = {},
+): string {
   const escape = markup.escape ?? ((text: string) => text);
   const sha = message.commit.url
     ? markup.link(message.commit.shortSha, message.commit.url)
     : markup.code(message.commit.shortSha);
-  return `${sha} ${escape(message.commit.title)}`;
+  const max = (options.maxValue ?? Infinity) - sha.length - 1;
+  return `${sha} ${fitStart(message.commit.title, max, escape)}`;
 }
 
-/** The labelled values of a message, in display order. */
-export function facts(message: Notification, markup: Markup): Fact[] {
-  const escape = markup.escape ?? ((text: string) => text);
+/** The labelled values of a message, in display order, each escaped, then fitted to its limit. */
+export function facts(message: Notification, markup: Markup, options: FactsOptions = {}): Fact[] {
+  const max = options.maxValue ?? Infinity;
+  const escape = (text: string) => fitStart(text, max, markup.escape ?? ((t: string) => t));
   const list: Fact[] = [
     { title: "App", value: escape(message.app), short: true },
     { title: "Environment", value: escape(message.environment), short: true },
     { title: "Provider", value: escape(message.provider), short: true },
     { title: "By", value: escape(message.actor), short: true },
-    { title: "Commit", value: commitLine(message, markup), short: false },
+    { title: "Commit", value: commitLine(message, markup, options), short: false },
   ];
   const links = [
     message.pipelineUrl ? markup.link("pipeline", message.pipelineUrl) : undefined,
@@ -215,7 +269,8 @@ export function facts(message: Notification, markup: Markup): Fact[] {
   if (failure) {
     list.push({ title: "Failed in", value: `${failure.event} (${failure.layer})`, short: true });
     if (failure.command !== undefined) {
-      list.push({ title: "Command", value: markup.code(failure.command), short: false });
+      const command = fitStart(failure.command, max, (text) => markup.code(text));
+      list.push({ title: "Command", value: command, short: false });
     }
     if (failure.exitCode !== undefined) {
       list.push({ title: "Exit code", value: String(failure.exitCode ?? "killed"), short: true });
@@ -228,13 +283,17 @@ export function facts(message: Notification, markup: Markup): Fact[] {
   return list;
 }
 
-/** The failure's output tail, bounded in lines and characters, or "" when there is none. */
-export function outputTail(message: Notification): string {
+/**
+ * The failure's output tail, bounded in lines and in characters after `escape` (the service's
+ * escaping), or "" when there is none.
+ */
+export function outputTail(
+  message: Notification,
+  escape: (text: string) => string = (text) => text,
+): string {
   const lines = message.failure?.output ?? [];
-  let text = lines.join("\n");
-  if (text.length > OUTPUT_CHARS) text = `…${text.slice(-OUTPUT_CHARS)}`;
   // a fence inside the output would end the code block early
-  return text.replaceAll("```", "'''");
+  return fitEnd(lines.join("\n"), OUTPUT_CHARS, (text) => escape(text.replaceAll("```", "'''")));
 }
 
 /** The output tail as a fenced code block, or "" when there is none. */

@@ -35,7 +35,8 @@ export const sshVariables = {
     15,
   ),
   SSH_KNOWN_HOSTS: variable(z.string().optional(), {
-    description: "known_hosts lines for the server; turns on strict host-key checking",
+    description:
+      "known_hosts lines for the server, or a path to a file of them (a GitLab File variable); turns on strict host-key checking",
     example: "dokku.example.com ssh-ed25519 AAAA...",
   }),
 } as const;
@@ -54,8 +55,10 @@ export interface SshTarget {
 export interface SshOptions {
   /** SSH_PRIVATE_KEY: text, base64 text or a path; unset means the user's own agent and config. */
   privateKey?: string;
-  /** SSH_KNOWN_HOSTS: known_hosts lines; unset means trust on first use. */
+  /** SSH_KNOWN_HOSTS: known_hosts lines or a path to them; unset means trust on first use. */
   knownHosts?: string;
+  /** The OS, which decides whether connections can be multiplexed. @default Deno.build.os */
+  os?: typeof Deno.build.os;
   /** Seconds to wait for the TCP connection. @default 15 */
   connectTimeout?: number;
 }
@@ -180,10 +183,37 @@ export async function resolvePrivateKey(value: string): Promise<string> {
 // a unix socket path holds at most 104 bytes (macOS), and ssh adds 17 while it creates one
 const MAX_DIR_LENGTH = 40;
 
+/**
+ * SSH_KNOWN_HOSTS as known_hosts text. GitLab's SSH guide has users create it as a "File" variable,
+ * which holds the path of a file with the lines; a known_hosts line always has spaces, a path none.
+ */
+export async function resolveKnownHosts(value: string): Promise<string> {
+  const trimmed = value.trim();
+  if (/\s/.test(trimmed)) return trimmed + "\n";
+  try {
+    return (await Deno.readTextFile(trimmed)).replace(/\r\n/g, "\n").trim() + "\n";
+  } catch (error: unknown) {
+    throw new ConfigError(
+      `SSH_KNOWN_HOSTS: expected known_hosts lines (host keytype key) or the path of a file holding them; cannot read "${trimmed}": ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
+  }
+}
+
+/**
+ * Whether ssh can share one connection (ControlMaster) on `os`. Windows OpenSSH cannot
+ * (PowerShell/Win32-OpenSSH has no ControlMaster support): each command connects on its own.
+ */
+export function canMultiplex(os: typeof Deno.build.os): boolean {
+  return os !== "windows";
+}
+
 /** A 0700 temporary directory short enough for the ControlMaster socket, whatever TMPDIR is. */
-async function privateDir(): Promise<string> {
+async function privateDir(multiplex: boolean): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "deploy-ssh-" });
-  if (dir.length <= MAX_DIR_LENGTH) return dir;
+  // without a socket any length will do; Windows has no /tmp to fall back to
+  if (dir.length <= MAX_DIR_LENGTH || !multiplex) return dir;
   // macOS's TMPDIR (/var/folders/xx/.../T) is too long: /tmp is there on every Unix
   await Deno.remove(dir);
   return await Deno.makeTempDir({ dir: "/tmp", prefix: "deploy-ssh-" });
@@ -197,6 +227,7 @@ export class SshSession {
   readonly #shell: Shell;
   readonly #trustOnFirstUse: boolean;
   readonly #knownHostsFile: string | undefined;
+  readonly #multiplex: boolean;
   #masters = new Set<string>();
 
   private constructor(
@@ -204,28 +235,31 @@ export class SshSession {
     args: string[],
     shell: Shell,
     tofu: boolean,
-    knownHosts?: string,
+    knownHosts: string | undefined,
+    multiplex: boolean,
   ) {
     this.dir = dir;
     this.#args = args;
     this.#shell = shell;
     this.#trustOnFirstUse = tofu;
     this.#knownHostsFile = knownHosts;
+    this.#multiplex = multiplex;
   }
 
   /** Prepares the private directory, the key and host-key trust. */
   static async open(shell: Shell, options: SshOptions): Promise<SshSession> {
     const key = options.privateKey ? await resolvePrivateKey(options.privateKey) : undefined;
-    const dir = await privateDir();
-    await Deno.chmod(dir, 0o700);
+    const knownHosts = options.knownHosts ? await resolveKnownHosts(options.knownHosts) : undefined;
+    const multiplex = canMultiplex(options.os ?? Deno.build.os);
+    const dir = await privateDir(multiplex);
+    if (multiplex) await Deno.chmod(dir, 0o700);
     const args = [
       "-o",
       `ConnectTimeout=${options.connectTimeout ?? 15}`,
       "-o",
       "ServerAliveInterval=30",
       // one connection per run: every ssh and git command goes through this socket
-      "-o",
-      `ControlPath=${dir}/cm-%C`,
+      ...(multiplex ? ["-o", `ControlPath=${dir}/cm-%C`] : []),
     ];
     let knownHostsFile: string | undefined;
     if (key) {
@@ -233,9 +267,9 @@ export class SshSession {
       await Deno.writeTextFile(keyFile, key, { mode: 0o600 });
       args.push("-i", keyFile, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes");
     }
-    if (options.knownHosts) {
+    if (knownHosts) {
       knownHostsFile = `${dir}/known_hosts`;
-      await Deno.writeTextFile(knownHostsFile, options.knownHosts.trim() + "\n", { mode: 0o600 });
+      await Deno.writeTextFile(knownHostsFile, knownHosts, { mode: 0o600 });
       args.push("-o", `UserKnownHostsFile=${knownHostsFile}`, "-o", "StrictHostKeyChecking=yes");
     } else if (key) {
       // CI without SSH_KNOWN_HOSTS: trust on first use, in a file of this run only
@@ -255,6 +289,7 @@ export class SshSession {
       shell,
       !options.knownHosts && key !== undefined,
       knownHostsFile,
+      multiplex,
     );
   }
 
@@ -268,8 +303,7 @@ export class SshSession {
     return [
       "ssh",
       ...this.options(target),
-      "-o",
-      "ControlMaster=no",
+      ...this.#noMaster(),
       `${target.user}@${target.host}`,
       command,
     ];
@@ -278,9 +312,8 @@ export class SshSession {
   /** GIT_SSH_COMMAND for git commands of this session. */
   gitSshCommand(): string {
     // git runs this through a shell: quote every word
-    return ["ssh", ...this.#args, "-o", "ControlMaster=no"].map((a) =>
-      `'${a.replaceAll("'", `'"'"'`)}'`
-    ).join(" ");
+    return ["ssh", ...this.#args, ...this.#noMaster()].map((a) => `'${a.replaceAll("'", `'"'"'`)}'`)
+      .join(" ");
   }
 
   /**
@@ -288,6 +321,17 @@ export class SshSession {
    * Connection errors are thrown with ssh's own message.
    */
   async connect(target: SshTarget, logger?: Logger): Promise<void> {
+    if (!this.#multiplex) {
+      logger?.info(
+        "Windows OpenSSH has no ControlMaster: each ssh and git command opens its own connection",
+      );
+      if (this.#trustOnFirstUse) {
+        logger?.warn(
+          `SSH_KNOWN_HOSTS is not set: trusting ${target.host}'s host key on first use. Set SSH_KNOWN_HOSTS to check it`,
+        );
+      }
+      return;
+    }
     const destination = `${target.user}@${target.host}`;
     // -f backgrounds the master after authentication; its stdio must not be our pipes, or the
     // command would not end until the master does
@@ -363,6 +407,10 @@ export class SshSession {
     } catch {
       // already gone
     }
+  }
+
+  #noMaster(): string[] {
+    return this.#multiplex ? ["-o", "ControlMaster=no"] : [];
   }
 
   async #fingerprint(target: SshTarget): Promise<string> {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   buildNotification,
   COLORS,
+  escapeMarkdown,
   facts,
   formatDuration,
   MARKDOWN,
@@ -9,6 +10,7 @@ import {
   type NotificationKind,
   OUTPUT_CHARS,
   outputBlock,
+  outputTail,
 } from "../src/notification.ts";
 import { mattermostPayload } from "../layers/notifiers/mattermost.ts";
 import { slackPayload } from "../layers/notifiers/slack.ts";
@@ -179,4 +181,108 @@ Deno.test("Markdown links survive parentheses and spaces in a URL", () => {
     MARKDOWN.link("job [1]", "https://x.test/a (b)"),
     "[job 1](https://x.test/a%20%28b%29)",
   );
+});
+
+/** A failed run whose commit title, error, command and output are `text`-heavy. */
+function hostileMessage(options: { title: string; text?: string }): Notification {
+  const { ctx } = fakeContext();
+  ctx.commit.title = options.title;
+  const text = options.text ?? options.title;
+  ctx.failure = {
+    reason: "error",
+    event: "deploy",
+    layer: "dokku",
+    message: `failed: ${text}`,
+    command: `git push ${text}`,
+    exitCode: 1,
+    output: Array.from({ length: 30 }, () => text.slice(0, 300)),
+  };
+  return buildNotification(ctx, "failed");
+}
+
+/** Every string in a JSON value. */
+function strings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(strings);
+  if (value && typeof value === "object") return Object.values(value).flatMap(strings);
+  return [];
+}
+
+Deno.test("Slack escapes < and > in a commit title: no <!channel> ping, no disguised link", () => {
+  const payload = slackPayload(
+    hostileMessage({ title: "<!channel> fix & <https://evil.example|docs>" }),
+  );
+  const text = JSON.stringify(payload);
+  assert.ok(!text.includes("<!channel>"), text);
+  assert.ok(!text.includes("<https://evil.example"), text);
+  assert.match(text, /&lt;!channel&gt; fix &amp; &lt;https:\/\/evil\.example\|docs&gt;/);
+});
+
+Deno.test("Mattermost, Discord and Teams show a link-shaped commit title as text", async (t) => {
+  const message = hostileMessage({ title: "[click](https://evil.example) **now**" });
+  const payloads: Record<string, unknown> = {
+    mattermost: mattermostPayload(message, {}),
+    discord: discordPayload(message),
+    teams: teamsPayload(message),
+  };
+  for (const [name, payload] of Object.entries(payloads)) {
+    await t.step(name, () => {
+      // code spans and blocks show their text literally; Adaptive Cards have neither, so Teams
+      // text is checked whole
+      const literal = (s: string) =>
+        name === "teams" ? s : s.replace(/```[\s\S]*?```/g, "").replace(/`[^`]*`/g, "");
+      const all = strings(payload);
+      assert.ok(!all.some((s) => literal(s).includes("[click](")), JSON.stringify(payload));
+      assert.ok(
+        all.some((s) => s.includes("\\[click\\]\\(https://evil.example\\) \\*\\*now\\*\\*")),
+        JSON.stringify(payload),
+      );
+    });
+  }
+  await t.step("the escapes are CommonMark's: every backslash escapes the next character", () => {
+    assert.equal(
+      escapeMarkdown("a_b*c`d[e](f)<g>#|~\\"),
+      "a\\_b\\*c\\`d\\[e\\]\\(f\\)\\<g\\>\\#\\|\\~\\\\",
+    );
+  });
+});
+
+Deno.test("Slack fields stay within 2,000 characters and sections within 3,000, after escaping", () => {
+  // each character escapes to five (&amp;): a cut before escaping would be five times too long
+  const payload = slackPayload(hostileMessage({ title: "&<>".repeat(2000) })) as {
+    attachments: { blocks: { text?: { text: string }; fields?: { text: string }[] }[] }[];
+  };
+  const blocks = payload.attachments[0]!.blocks;
+  let fields = 0;
+  for (const block of blocks) {
+    if (block.text) assert.ok(block.text.text.length <= 3000, `${block.text.text.length}`);
+    for (const field of block.fields ?? []) {
+      fields++;
+      assert.ok(field.text.length <= 2000, `${field.text.length}`);
+      // no escape cut in half: every & starts a whole entity
+      assert.doesNotMatch(field.text, /&(?!amp;|lt;|gt;)/);
+    }
+  }
+  assert.ok(fields >= 5);
+  const tail = blocks.at(-1)!.text!.text;
+  assert.ok(tail.length <= OUTPUT_CHARS + 8, `${tail.length}`);
+  assert.doesNotMatch(tail, /&(?!amp;|lt;|gt;)/);
+});
+
+Deno.test("Discord fields stay within 1,024 characters after escaping, with no escape cut in half", () => {
+  const payload = discordPayload(hostileMessage({ title: "*_[".repeat(1500) })) as {
+    embeds: { fields: { value: string }[]; title: string }[];
+  };
+  for (const field of payload.embeds[0]!.fields) {
+    assert.ok(field.value.length <= 1024, `${field.value.length}`);
+    assert.match(field.value, /^(?:[^\\]|\\.)*$/s, "a backslash without its character");
+  }
+});
+
+Deno.test("outputTail is bounded after the service's escaping", () => {
+  const message = hostileMessage({ title: "t", text: "<".repeat(300) });
+  const escaped = outputTail(message, (text) => text.replaceAll("<", "&lt;"));
+  assert.ok(escaped.length <= OUTPUT_CHARS, `${escaped.length}`);
+  assert.ok(escaped.startsWith("…&lt;"));
+  assert.ok(escaped.endsWith("&lt;"));
 });

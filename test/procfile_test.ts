@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { hasReleasePhase, parseProcfile, readProcfile, sidekiqTypes } from "../src/procfile.ts";
-import { isRailsApp, listsRails } from "../src/gemfile_lock.ts";
+import { isRailsApp, listsRails } from "../layers/applications/rails/gemfile_lock.ts";
 
 const PROCFILE = `# the app's processes
 web: bundle exec puma -C config/puma.rb

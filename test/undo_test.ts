@@ -28,13 +28,14 @@ Deno.test("A Dokku deploy cancelled by SIGTERM after the quiet restarts the quie
     const first = await runCli([], { cwd: repo, env: { ...env, DEPLOY_LAYERS: "-rails" } });
     assert.equal(first.code, 0, first.all);
     await addCommit(repo, { files: { "app.rb": "puts 2\n" }, message: "Fix the login" });
-    await sandbox.slowNextBuild(6);
+    await sandbox.slowNextBuild(20);
     const before = (await sandbox.calls()).length;
     const result = await runCli([], {
       cwd: repo,
       env,
       onSpawn: (child) => {
-        sandbox.buildSleeping().then(() => child.kill("SIGTERM"));
+        // not awaited: runCli reads the output meanwhile; a build that never starts fails below
+        sandbox.buildSleeping(60_000).then(() => child.kill("SIGTERM"), () => {});
       },
     });
     assert.equal(result.code, 143, result.all);

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import type { DeployContext } from "../../src/context.ts";
 import { ConfigError, errorMessage } from "../../src/errors.ts";
-import { isRailsApp } from "../../src/gemfile_lock.ts";
+import { isRailsApp } from "./rails/gemfile_lock.ts";
 import { defineLayer } from "../../src/layer.ts";
 import { hasReleasePhase, type Procfile, readProcfile, sidekiqTypes } from "../../src/procfile.ts";
 import { commandText } from "../../src/shell.ts";

@@ -5,7 +5,13 @@
  * @module
  */
 import { z } from "zod";
-import { facts, MARKDOWN, type Notification, outputBlock } from "../../src/notification.ts";
+import {
+  facts,
+  fitStart,
+  MARKDOWN,
+  type Notification,
+  outputBlock,
+} from "../../src/notification.ts";
 import { defineNotifier } from "../../src/notify.ts";
 import { variable } from "../../src/variables.ts";
 import { VERSION } from "../../src/version.ts";
@@ -18,7 +24,9 @@ const variables = z.object({
 });
 
 // Discord's limits: embed title 256 characters, field value 1024
-const clip = (text: string, max: number) => text.length > max ? `${text.slice(0, max - 1)}…` : text;
+// (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+const TITLE_CHARS = 256;
+const FIELD_CHARS = 1024;
 
 /** The Discord payload of a message. */
 export function discordPayload(message: Notification): Record<string, unknown> {
@@ -27,13 +35,15 @@ export function discordPayload(message: Notification): Record<string, unknown> {
   return {
     allowed_mentions: { parse: [] },
     embeds: [{
-      title: clip(message.title, 256),
+      // an embed title is plain text: no Markdown to escape
+      title: fitStart(message.title, TITLE_CHARS, (text) => text),
       ...(link ? { url: link } : {}),
       color: Number.parseInt(message.color.slice(1), 16),
       ...(output ? { description: output } : {}),
-      fields: facts(message, MARKDOWN).map((fact) => ({
+      // escaped, then fitted, by facts(): a cut after escaping could split an escape
+      fields: facts(message, MARKDOWN, { maxValue: FIELD_CHARS }).map((fact) => ({
         name: fact.title,
-        value: clip(fact.value, 1024),
+        value: fact.value,
         inline: fact.short,
       })),
       footer: { text: `deploy ${VERSION}` },

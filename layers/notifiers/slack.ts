@@ -4,7 +4,13 @@
  * @module
  */
 import { z } from "zod";
-import { facts, type Markup, type Notification, outputTail } from "../../src/notification.ts";
+import {
+  facts,
+  fitStart,
+  type Markup,
+  type Notification,
+  outputTail,
+} from "../../src/notification.ts";
 import { defineNotifier } from "../../src/notify.ts";
 import { variable } from "../../src/variables.ts";
 
@@ -24,14 +30,20 @@ const SLACK: Markup = {
   code: (text) => `\`${escape(text).replaceAll("`", "'")}\``,
   escape,
 };
-// a section holds at most 10 fields
+// a section holds at most 10 fields, each of at most 2,000 characters, and a section's text at
+// most 3,000: beyond them Slack refuses the whole message (https://docs.slack.dev/reference/block-kit/blocks/section-block)
 const FIELDS_PER_SECTION = 10;
+const FIELD_CHARS = 2000;
+const SECTION_CHARS = 3000;
 
 /** The Slack payload of a message. */
 export function slackPayload(message: Notification): Record<string, unknown> {
   const link = message.jobUrl ?? message.pipelineUrl;
-  const title = link ? SLACK.link(message.title, link) : escape(message.title);
-  const fields = facts(message, SLACK).map((fact) => ({
+  const max = SECTION_CHARS - 2;
+  const title = link
+    ? fitStart(message.title, max, (text) => SLACK.link(text, link))
+    : fitStart(message.title, max, escape);
+  const fields = facts(message, SLACK, { maxValue: FIELD_CHARS - 20 }).map((fact) => ({
     type: "mrkdwn",
     text: `*${fact.title}*\n${fact.value}`,
   }));
@@ -39,16 +51,14 @@ export function slackPayload(message: Notification): Record<string, unknown> {
   for (let i = 0; i < fields.length; i += FIELDS_PER_SECTION) {
     blocks.push({ type: "section", fields: fields.slice(i, i + FIELDS_PER_SECTION) });
   }
-  const tail = outputTail(message);
+  // escaped before it is cut, so the cut bounds what Slack receives
+  const tail = outputTail(message, escape);
   if (tail) {
-    blocks.push({
-      type: "section",
-      text: { type: "mrkdwn", text: "```\n" + escape(tail) + "\n```" },
-    });
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: "```\n" + tail + "\n```" } });
   }
   return {
     // the top-level text is what notifications and screen readers show
-    text: `${message.title} (${message.commit.shortSha})`,
+    text: `${escape(message.title)} (${message.commit.shortSha})`,
     attachments: [{ color: message.color, blocks }],
   };
 }

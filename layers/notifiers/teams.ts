@@ -7,8 +7,10 @@
  */
 import { z } from "zod";
 import {
+  escapeMarkdown,
   facts,
   MARKDOWN,
+  type Markup,
   type Notification,
   type NotificationKind,
   outputTail,
@@ -23,6 +25,10 @@ const variables = z.object({
   }),
 });
 
+// Adaptive Card Markdown has no code spans (https://learn.microsoft.com/en-us/adaptive-cards/authoring-cards/text-features):
+// a backtick would show as is and the command inside would render as Markdown, so code is escaped text
+const TEAMS: Markup = { ...MARKDOWN, code: (text) => escapeMarkdown(text) };
+
 // Adaptive Cards have no free colours: these are the theme's colours of each outcome
 const COLOR: Record<NotificationKind, string> = {
   started: "Accent",
@@ -34,11 +40,13 @@ const COLOR: Record<NotificationKind, string> = {
 /** The Teams payload (a message with one Adaptive Card) of a message. */
 export function teamsPayload(message: Notification): Record<string, unknown> {
   const link = message.jobUrl ?? message.pipelineUrl;
-  const tail = outputTail(message);
+  // TextBlocks render Markdown (https://learn.microsoft.com/en-us/adaptive-cards/authoring-cards/text-features),
+  // monospaced ones too: the output is escaped like every other text from the run
+  const tail = outputTail(message, escapeMarkdown);
   const body: unknown[] = [
     {
       type: "TextBlock",
-      text: message.title,
+      text: escapeMarkdown(message.title),
       weight: "Bolder",
       size: "Medium",
       color: COLOR[message.kind],
@@ -46,7 +54,7 @@ export function teamsPayload(message: Notification): Record<string, unknown> {
     },
     {
       type: "FactSet",
-      facts: facts(message, MARKDOWN).map((fact) => ({ title: fact.title, value: fact.value })),
+      facts: facts(message, TEAMS).map((fact) => ({ title: fact.title, value: fact.value })),
     },
   ];
   if (tail) {

@@ -1,0 +1,156 @@
+/**
+ * push()'s decisions as pure unit tests: a recording shell answers git the way a repository in each
+ * state would (shallow or not, the deployed commit an ancestor after how many fetches), and the
+ * test checks which git commands ran, with which environment. test/git_test.ts runs real git.
+ */
+import assert from "node:assert/strict";
+import { DeployError } from "../src/errors.ts";
+import { push, type PushOptions } from "../src/git.ts";
+import { type Answer, recordingShell } from "./_doubles.ts";
+
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const REMOTE_SHA = "fedcba9876543210fedcba9876543210fedcba98";
+const URL = "ssh://dokku@dokku.example.com:22/shop";
+const SSH_ENV = { GIT_SSH_COMMAND: "ssh -i /tmp/key" };
+
+/** A repository as git answers for it: shallow or not, which commits it has after each fetch. */
+interface Repo {
+  shallow: boolean;
+  /** Fetches after which the remote's commit is an ancestor of the pushed one; -1: never. */
+  hasRemoteAfter: number;
+  /** What each push answers, in turn. */
+  pushes: Answer[];
+}
+
+function gitDouble(repo: Repo) {
+  let fetches = 0;
+  let pushes = 0;
+  const shell = recordingShell((cmd) => {
+    const [, verb, ...rest] = cmd;
+    if (verb === "rev-parse") return { stdout: `${repo.shallow}\n` };
+    if (verb === "remote") return { stdout: "origin\n" };
+    if (verb === "merge-base") {
+      const present = repo.hasRemoteAfter >= 0 && fetches >= repo.hasRemoteAfter;
+      return { code: present ? 0 : 1 };
+    }
+    if (verb === "fetch") {
+      fetches++;
+      if (rest.includes("--unshallow")) repo.shallow = false;
+      return {};
+    }
+    if (verb === "push") return repo.pushes[pushes++] ?? {};
+    return undefined;
+  });
+  return shell;
+}
+
+function options(shell: ReturnType<typeof gitDouble>, extra: Partial<PushOptions> = {}) {
+  return {
+    shell,
+    cwd: "/repo",
+    env: SSH_ENV,
+    url: URL,
+    sha: SHA,
+    branch: "master",
+    remoteSha: REMOTE_SHA,
+    ...extra,
+  };
+}
+
+const verbs = (shell: ReturnType<typeof gitDouble>) =>
+  shell.ran.map((cmd) => cmd.slice(1).join(" "));
+
+Deno.test("git.push pushes a full clone at once, the sha to the branch", async () => {
+  const shell = gitDouble({ shallow: false, hasRemoteAfter: 0, pushes: [] });
+  await push(options(shell));
+  assert.deepEqual(verbs(shell), [
+    "rev-parse --is-shallow-repository",
+    `push ${URL} ${SHA}:refs/heads/master`,
+  ]);
+  const pushCall = shell.calls.at(-1)!;
+  assert.equal(pushCall.options.env?.GIT_SSH_COMMAND, SSH_ENV.GIT_SSH_COMMAND);
+});
+
+Deno.test("git.push with FORCE_PUSH pushes with --force", async () => {
+  const shell = gitDouble({ shallow: false, hasRemoteAfter: 0, pushes: [] });
+  await push(options(shell, { force: true }));
+  assert.deepEqual(verbs(shell).at(-1), `push --force ${URL} ${SHA}:refs/heads/master`);
+});
+
+Deno.test("git.push deepens a shallow clone step by step until the deployed commit is an ancestor", async () => {
+  const shell = gitDouble({ shallow: true, hasRemoteAfter: 2, pushes: [] });
+  await push(options(shell));
+  const fetches = shell.calls.filter((call) => call.cmd[1] === "fetch");
+  assert.deepEqual(fetches.map((call) => call.cmd.slice(1).join(" ")), [
+    `fetch --quiet --no-tags --deepen=50 origin ${SHA}`,
+    `fetch --quiet --no-tags --deepen=500 origin ${SHA}`,
+  ]);
+  // history comes from origin, which the provider's SSH key is not for
+  for (const call of fetches) assert.equal(call.options.env?.GIT_SSH_COMMAND, undefined);
+  assert.match(verbs(shell).at(-1)!, /^push /);
+});
+
+Deno.test("git.push does not fetch when the deployed commit is already an ancestor", async () => {
+  const shell = gitDouble({ shallow: true, hasRemoteAfter: 0, pushes: [] });
+  await push(options(shell));
+  assert.equal(shell.ran.filter((cmd) => cmd[1] === "fetch").length, 0);
+});
+
+Deno.test("git.push unshallows a shallow clone up front for a new app", async () => {
+  const shell = gitDouble({ shallow: true, hasRemoteAfter: -1, pushes: [] });
+  await push(options(shell, { remoteSha: null }));
+  assert.deepEqual(verbs(shell).slice(1), [
+    "remote",
+    `fetch --quiet --no-tags --unshallow origin ${SHA}`,
+    `push ${URL} ${SHA}:refs/heads/master`,
+  ]);
+});
+
+Deno.test("git.push unshallows and pushes again after 'shallow update not allowed'", async () => {
+  const refused = { code: 1, lines: [" ! [remote rejected] (shallow update not allowed)"] };
+  const shell = gitDouble({ shallow: true, hasRemoteAfter: 0, pushes: [refused, {}] });
+  await push(options(shell));
+  const tail = verbs(shell).filter((v) => /^(push|fetch)/.test(v));
+  assert.deepEqual(tail, [
+    `push ${URL} ${SHA}:refs/heads/master`,
+    `fetch --quiet --no-tags --unshallow origin ${SHA}`,
+    `push ${URL} ${SHA}:refs/heads/master`,
+  ]);
+});
+
+Deno.test("git.push names FORCE_PUSH only when the server's branch diverged", async (t) => {
+  const rejected = {
+    code: 1,
+    lines: [` ! [rejected]        ${SHA} -> master (non-fast-forward)`],
+  };
+  await t.step("diverged: the deployed commit is not an ancestor", async () => {
+    const shell = gitDouble({ shallow: false, hasRemoteAfter: -1, pushes: [rejected] });
+    await assert.rejects(push(options(shell)), (error: unknown) => {
+      assert.ok(error instanceof DeployError);
+      assert.match(error.message, /non-fast-forward.*FORCE_PUSH=true/);
+      return true;
+    });
+  });
+  await t.step("moved during the push: run again, no FORCE_PUSH", async () => {
+    const shell = gitDouble({ shallow: false, hasRemoteAfter: 0, pushes: [rejected] });
+    await assert.rejects(push(options(shell)), (error: unknown) => {
+      assert.ok(error instanceof DeployError);
+      assert.match(error.message, /moved while .* run the deploy again/);
+      assert.doesNotMatch(error.message, /FORCE_PUSH/);
+      return true;
+    });
+  });
+});
+
+Deno.test("git.push rethrows any other failure as the shell's command error", async () => {
+  const shell = gitDouble({
+    shallow: false,
+    hasRemoteAfter: 0,
+    pushes: [{ code: 128, lines: ["fatal: Could not read from remote repository."] }],
+  });
+  await assert.rejects(push(options(shell)), (error: unknown) => {
+    assert.ok(!(error instanceof DeployError));
+    assert.match(String(error), /exit code 128/);
+    return true;
+  });
+});
