@@ -4,8 +4,12 @@ import { createLogger } from "../src/logger.ts";
 import { Secrets } from "../src/secrets.ts";
 import { createShell } from "../src/shell.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 async function git(cwd: string, ...args: string[]): Promise<{ code: number; out: string }> {
   const out = await new Deno.Command("git", {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
     args: ["-c", "user.name=T", "-c", "user.email=t@example.com", ...args],
     cwd,
     stdout: "piped",

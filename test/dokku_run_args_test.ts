@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { describeRunArgProblems, runArgProblems } from "../layers/providers/dokku/run_args.ts";
 import { type DokkuSandboxOptions, startDokkuSandbox } from "./sandbox/dokku.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 /** The four modes that change what a program receives. */
 const MODES: [string, DokkuSandboxOptions][] = [
   ["Dokku 0.35 + herokuish", { version: "0.35.12", builder: "herokuish" }],
@@ -80,6 +83,7 @@ Deno.test(
         try {
           const git = (...args: string[]) =>
             new Deno.Command("git", {
+              signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
               args: ["-c", "user.name=T", "-c", "user.email=t@example.com", ...args],
               cwd: dir,
               env: { GIT_SSH_COMMAND: ["ssh", ...dokku.sshArgs].join(" ") },
@@ -94,6 +98,7 @@ Deno.test(
           const ssh = async (command: string) =>
             new TextDecoder().decode(
               (await new Deno.Command("ssh", {
+                signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
                 args: [...dokku.sshArgs, `${dokku.user}@127.0.0.1`, command],
                 stdout: "null",
                 stderr: "piped",

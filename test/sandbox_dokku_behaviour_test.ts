@@ -6,6 +6,9 @@ import assert from "node:assert/strict";
 import { type DokkuSandbox, type DokkuSandboxOptions, startDokkuSandbox } from "./sandbox/dokku.ts";
 import { xargsQuote } from "../layers/providers/dokku/xargs_quote.ts";
 
+// a command that hangs fails its test instead of holding CI
+const COMMAND_TIMEOUT_MS = 60_000;
+
 interface Result {
   code: number;
   stdout: string;
@@ -17,7 +20,13 @@ async function exec(
   args: string[],
   options: Deno.CommandOptions = {},
 ): Promise<Result> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", ...options })
+  const out = await new Deno.Command(cmd, {
+    signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    ...options,
+  })
     .output();
   const decoder = new TextDecoder();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
