@@ -468,6 +468,34 @@ Deno.test("deploy rejects bad input with one message, exit code 2, before touchi
     await untouched();
   });
 
+  await t.step(
+    "a key with a passphrase is refused with the other problems, before any connection",
+    async () => {
+      await using keys = await tempDir("dt-locked-key-");
+      const keyFile = `${keys.path}/key`;
+      const made = await new Deno.Command("ssh-keygen", {
+        signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+        args: ["-q", "-t", "ed25519", "-N", "a passphrase", "-C", "t", "-f", keyFile],
+      }).output();
+      assert.ok(made.success);
+      try {
+        const locked = await Deno.readTextFile(keyFile);
+        const result = await deploy([], {
+          cwd: repo.path,
+          env: dokkuEnv(sandbox, { SSH_PRIVATE_KEY: locked, APP_NAME: "Bad_Name" }),
+        });
+        assert.equal(result.code, 2, result.all);
+        assert.match(result.stderr, /SSH_PRIVATE_KEY: the key has a passphrase/);
+        assert.match(result.stderr, /APP_NAME: expected lowercase/);
+        assertNoKey(result.all, locked);
+      } finally {
+        await Deno.remove(keyFile).catch(() => {});
+        await Deno.remove(`${keyFile}.pub`).catch(() => {});
+      }
+      await untouched();
+    },
+  );
+
   await t.step("deploy.yml with an unknown and a secret key names their lines", async () => {
     await Deno.writeTextFile(
       `${repo.path}/deploy.yml`,
