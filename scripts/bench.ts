@@ -17,6 +17,10 @@
  * - `engine-3`: the same without that layer; `engine` minus `engine-3` is what one run costs.
  * - `startup`: `deploy --version` through `deno run`, the fixed cost the `cli` figures include.
  *
+ * `--latency MS` puts a proxy on loopback between the deploys and the sandbox that delays every
+ * chunk by MS milliseconds each way (so 2 x MS of round-trip time), runs only `plain` and `engine`
+ * (the same four steps), and prints the round trips each deploy cost next to the time.
+ *
  * @module
  */
 // deno-lint-ignore-file no-console -- a script that prints its figures
@@ -25,6 +29,7 @@ import { LAYERS } from "../layers/mod.ts";
 import { runCommand } from "../src/commands.ts";
 import { defineLayer } from "../src/layer.ts";
 import { type DokkuSandbox, startDokkuSandbox } from "../test/sandbox/dokku.ts";
+import { startLatencyProxy } from "./bench_proxy.ts";
 import { PERMISSION_FLAGS } from "./permissions.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
@@ -66,6 +71,14 @@ interface Variant {
 interface Figures {
   times: number[];
   connections: number[];
+  roundTrips: number[];
+}
+
+/** Where the deploys connect: the sandbox itself, or the latency proxy in front of it. */
+interface Target {
+  port: number;
+  knownHosts: string;
+  knownHostsPath: string;
 }
 
 function median(values: number[]): number {
@@ -106,21 +119,28 @@ const benchLayer = defineLayer({
   },
 });
 
-function variants(sandbox: DokkuSandbox, repo: string, script: string): Variant[] {
+function variants(
+  sandbox: DokkuSandbox,
+  repo: string,
+  script: string,
+  target: Target,
+): Variant[] {
   const env = (app: string) => ({
     DEPLOY_PROVIDER: "dokku",
-    DOKKU_HOST: sandbox.dokkuHost,
+    DOKKU_HOST: `${sandbox.user}@127.0.0.1:${target.port}`,
     APP_NAME: app,
     SSH_PRIVATE_KEY: sandbox.privateKey,
-    SSH_KNOWN_HOSTS: sandbox.knownHosts,
+    SSH_KNOWN_HOSTS: target.knownHosts,
+    // the warm-up round deploys new apps
+    DOKKU_CREATE_APP: "true",
   });
   const plain = (app: string, run: boolean) => async (sha: string) => {
     await exec("bash", [
       script,
       sandbox.privateKeyPath,
-      sandbox.knownHostsPath,
+      target.knownHostsPath,
       sandbox.user,
-      String(sandbox.port),
+      String(target.port),
       app,
       sha,
       run ? "yes" : "no",
@@ -191,14 +211,15 @@ function variants(sandbox: DokkuSandbox, repo: string, script: string): Variant[
     },
     {
       name: "engine",
-      what: "runCommand in-process: version, ls-remote, push, provider.run",
+      what:
+        "runCommand in-process: one round (version, apps:report, git:report), push, provider.run",
       deploy: engine("b-engine", true),
       app: "b-engine",
       deploys: true,
     },
     {
       name: "engine-3",
-      what: "runCommand in-process: version, ls-remote, push",
+      what: "runCommand in-process: one round (version, apps:report, git:report), push",
       deploy: engine("b-engine3", false),
       app: "b-engine3",
       deploys: true,
@@ -238,23 +259,39 @@ async function commit(repo: string, n: number): Promise<string> {
   return (await exec("git", ["rev-parse", "HEAD"], { cwd: repo })).trim();
 }
 
-async function bench(runs: number): Promise<void> {
+async function bench(runs: number, latencyMs: number | undefined): Promise<void> {
   await using sandbox = await startDokkuSandbox();
+  await using proxy = latencyMs === undefined
+    ? undefined
+    : await startLatencyProxy(sandbox.port, latencyMs);
   const dir = await Deno.makeTempDir({ prefix: "deploy-bench-" });
   try {
+    let target: Target = {
+      port: sandbox.port,
+      knownHosts: sandbox.knownHosts,
+      knownHostsPath: sandbox.knownHostsPath,
+    };
+    if (proxy) {
+      const knownHosts = sandbox.knownHosts.replace(`]:${sandbox.port} `, `]:${proxy.port} `);
+      await Deno.writeTextFile(`${dir}/known_hosts`, `${knownHosts}\n`);
+      target = { port: proxy.port, knownHosts, knownHostsPath: `${dir}/known_hosts` };
+    }
     const repo = `${dir}/app`;
     await Deno.mkdir(repo);
     await exec("git", ["init", "--quiet", "--initial-branch=main"], { cwd: repo });
     await Deno.writeTextFile(`${repo}/Procfile`, "web: bundle exec puma\n");
     const script = `${dir}/plain.sh`;
     await Deno.writeTextFile(script, PLAIN_SCRIPT, { mode: 0o755 });
-    const all = variants(sandbox, repo, script);
+    const all = variants(sandbox, repo, script, target).filter((v) =>
+      !proxy || v.name === "plain" || v.name === "engine"
+    );
     const figures = new Map<string, Figures>(
-      all.map((v) => [v.name, { times: [], connections: [] }]),
+      all.map((v) => [v.name, { times: [], connections: [], roundTrips: [] }]),
     );
     await exec("ssh", [...sandbox.sshArgs, `${sandbox.user}@127.0.0.1`, "version"]); // warms sshd's first fork
     console.log(
-      `Dokku sandbox at ${sandbox.dokkuHost}; ${runs} timed rounds after one warm-up round.`,
+      `Dokku sandbox at ${sandbox.dokkuHost}; ${runs} timed rounds after one warm-up round.` +
+        (proxy ? ` Through a proxy adding ${latencyMs} ms each way.` : ""),
     );
     // Ctrl-C ends the current round, then the sandbox and the temp dir are removed as usual
     let interrupted = false;
@@ -266,9 +303,10 @@ async function bench(runs: number): Promise<void> {
     let done = 0; // timed rounds completed
     for (let round = 0; round <= runs && !interrupted; round++) {
       const sha = await commit(repo, round);
-      const samples: [Variant, number, number][] = [];
+      const samples: [Variant, number, number, number][] = [];
       for (const variant of all) {
         const before = await sandbox.connections();
+        const tripsBefore = proxy?.roundTrips() ?? 0;
         const started = performance.now();
         try {
           await variant.deploy(sha);
@@ -278,16 +316,18 @@ async function bench(runs: number): Promise<void> {
         }
         const ms = performance.now() - started;
         const connections = (await sandbox.connections()) - before;
+        const roundTrips = (proxy?.roundTrips() ?? 0) - tripsBefore;
         if (variant.deploys && (await sandbox.deployedSha(variant.app)) !== sha) {
           throw new Error(`${variant.name} did not deploy ${sha}`);
         }
-        samples.push([variant, ms, connections]);
+        samples.push([variant, ms, connections, roundTrips]);
       }
       // the warm-up round creates the apps and fills caches; an interrupted round is dropped
       if (round === 0 || interrupted) continue;
-      for (const [variant, ms, connections] of samples) {
+      for (const [variant, ms, connections, roundTrips] of samples) {
         figures.get(variant.name)!.times.push(ms);
         figures.get(variant.name)!.connections.push(connections);
+        figures.get(variant.name)!.roundTrips.push(roundTrips);
       }
       done++;
       await Deno.stdout.write(new TextEncoder().encode(done === 1 ? "timed rounds: ." : "."));
@@ -296,10 +336,29 @@ async function bench(runs: number): Promise<void> {
     Deno.removeSignalListener("SIGTERM", onSignal);
     console.log("\n");
     if (interrupted) console.log(`interrupted after ${done} timed rounds`);
-    if (done > 0) print(all, figures, done);
+    if (done > 0 && proxy) printLatency(all, figures, done, latencyMs!);
+    else if (done > 0) print(all, figures, done);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+function printLatency(all: Variant[], figures: Map<string, Figures>, runs: number, ms: number) {
+  console.log(`variant     median  round trips/deploy  ssh conns/deploy  what (${runs} rounds)`);
+  for (const v of all) {
+    const f = figures.get(v.name)!;
+    console.log(
+      `${v.name.padEnd(10)} ${median(f.times).toFixed(0).padStart(5)} ms ${
+        String(median(f.roundTrips)).padStart(19)
+      } ${String(median(f.connections)).padStart(17)}  ${v.what}`,
+    );
+  }
+  const trips = (name: string) => median(figures.get(name)!.roundTrips);
+  console.log(
+    `\nround trips per deploy at ${2 * ms} ms RTT: tool ${trips("engine")}, plain script ${
+      trips("plain")
+    }`,
+  );
 }
 
 function print(all: Variant[], figures: Map<string, Figures>, runs: number) {
@@ -346,13 +405,22 @@ function print(all: Variant[], figures: Map<string, Figures>, runs: number) {
 }
 
 if (import.meta.main) {
-  const i = Deno.args.indexOf("--runs");
-  const runs = i >= 0 ? Number(Deno.args[i + 1]) : 10;
+  const value = (flag: string) => {
+    const i = Deno.args.indexOf(flag);
+    return i >= 0 ? Number(Deno.args[i + 1]) : undefined;
+  };
+  const runs = value("--runs") ?? 10;
+  const latency = value("--latency");
+  const known = new Set(["--runs", "--latency"]);
+  const bad = Deno.args.some((a, j) => !known.has(a) && !known.has(Deno.args[j - 1] ?? ""));
   if (
-    !Number.isInteger(runs) || runs < 1 || Deno.args.some((a, j) => a !== "--runs" && j !== i + 1)
+    !Number.isInteger(runs) || runs < 1 || bad ||
+    (latency !== undefined && !(Number.isInteger(latency) && latency >= 0))
   ) {
-    console.error("usage: scripts/bench [--runs N]   (N >= 1, default 10)");
+    console.error(
+      "usage: scripts/bench [--runs N] [--latency MS]   (N >= 1, default 10; MS each way)",
+    );
     Deno.exit(2);
   }
-  await bench(runs);
+  await bench(runs, latency);
 }

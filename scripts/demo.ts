@@ -49,6 +49,10 @@ export async function demoDokku(options: DemoOptions = {}): Promise<number> {
   const head = (await git(repo.path, ["rev-parse", "HEAD"])).trim();
   console.log(`sshd:        ${sandbox.dokkuHost} (host key ${sandbox.hostKeyFingerprint})`);
   console.log(`app repo:    ${repo.path} at ${head.slice(0, 7)}`);
+  // as an admin does once on a real server: the tool never creates an app by accident
+  const created = await sandbox.admin(["apps:create", APP]);
+  if (created.code !== 0) throw new Error(`Cannot create ${APP}: ${created.stderr}`);
+  console.log(`app:         ${APP} (created with dokku apps:create)`);
   const env = {
     DEPLOY_PROVIDER: "dokku",
     DOKKU_HOST: sandbox.dokkuHost,

@@ -48,6 +48,7 @@ export type ProcessAction = "restart" | "stop" | "start";
  */
 export const CAPABILITIES = {
   "release-phase": "runs the Procfile's release: process itself, during the deploy",
+  "app-json-predeploy": "runs app.json's scripts.dokku.predeploy itself, during the deploy",
 } as const;
 
 /** A capability a layer can ask a provider about. */
@@ -77,6 +78,11 @@ export interface Provider {
   deployedCommit(): Promise<string | null>;
   /** Runs a one-off command in the app's environment (a new container or dyno). */
   run(cmd: readonly string[], options?: ProviderRunOptions): Promise<CommandOutput>;
+  /**
+   * Why `cmd` would not reach the program exactly through {@linkcode Provider.run}, one line per
+   * refused word; empty or absent when it would. Ask it before anything touches the server.
+   */
+  commandProblems?(cmd: readonly string[]): string[];
   /** Restarts, stops or starts one process type. */
   process(type: string, action: ProcessAction): Promise<void>;
 }
@@ -101,6 +107,8 @@ export interface ProviderOperations {
   redeploy(commit: Commit): Promise<void>;
   /** Runs a one-off command in the app's environment, its output under the current step. */
   run(cmd: readonly string[], options: ProviderRunOptions): Promise<CommandOutput>;
+  /** Why `cmd` would not reach the program exactly through `run`. @default none: it would */
+  commandProblems?(cmd: readonly string[]): string[];
   /** Restarts, stops or starts one process type. */
   process(type: string, action: ProcessAction): Promise<void>;
 }
@@ -193,6 +201,7 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
         supports: (capability) => capabilities.has(capability),
         deployedCommit: () => ops.deployedCommit(),
         run: (cmd, options = {}) => ops.run(cmd, options),
+        commandProblems: (cmd) => ops.commandProblems?.(cmd) ?? [],
         process: (type, action) => ops.process(type, action),
       };
     },

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { ConfigError, DeployError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { Shell } from "./shell.ts";
-import { variable } from "./variables.ts";
+import { seconds, variable } from "./variables.ts";
 
 /** The SSH variables, for the layers that reach a server over SSH. */
 export const sshVariables = {
@@ -21,11 +21,18 @@ export const sshVariables = {
     z.string().refine(looksLikePrivateKey, {
       error:
         "expected the key text (-----BEGIN ...), the key text in base64, or a path to a key file",
+    }).refine((v) => !privateKeyHasPassphrase(v), {
+      error: "the key has a passphrase, which a CI run cannot type: use a deploy key without one " +
+        "(ssh-keygen -p -N '' -f KEY removes it)",
     }).optional(),
     {
       description: "Deploy key: the key text, the key text in base64, or a path to the key file",
       secret: true,
     },
+  ),
+  SSH_CONNECT_TIMEOUT: seconds(
+    { description: "Seconds to wait for the SSH server to answer before giving up (default 15)" },
+    15,
   ),
   SSH_KNOWN_HOSTS: variable(z.string().optional(), {
     description:
@@ -72,6 +79,78 @@ export function looksLikePrivateKey(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** SSH_PRIVATE_KEY's key text, read synchronously for validation; undefined when it is none. */
+function keyTextSync(value: string): string | undefined {
+  const trimmed = value.trim();
+  if (trimmed.startsWith("-----BEGIN")) return trimmed;
+  if (!trimmed.includes("\n") && trimmed.length < 4096) {
+    try {
+      const text = Deno.readTextFileSync(trimmed);
+      if (text.trim().startsWith("-----BEGIN")) return text.trim();
+    } catch {
+      // not a readable file: maybe base64
+    }
+  }
+  try {
+    const decoded = atob(trimmed.replace(/\s+/g, "")).trim();
+    return decoded.startsWith("-----BEGIN") ? decoded : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether SSH_PRIVATE_KEY is protected by a passphrase: an OpenSSH key whose cipher is not "none"
+ * (the openssh-key-v1 format: magic, then the cipher name as a length-prefixed string), a PEM key
+ * with "Proc-Type: 4,ENCRYPTED", or an encrypted PKCS#8 key.
+ */
+export function privateKeyHasPassphrase(value: string): boolean {
+  const text = keyTextSync(value);
+  if (!text) return false;
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text)) return true;
+  if (/^Proc-Type:\s*4,ENCRYPTED/m.test(text)) return true;
+  const body = text.match(
+    /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/,
+  );
+  if (!body) return false;
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.from(atob(body[1]!.replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  } catch {
+    return false;
+  }
+  const magic = "openssh-key-v1\0";
+  if (new TextDecoder().decode(bytes.subarray(0, magic.length)) !== magic) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < magic.length + 4) return false;
+  const length = view.getUint32(magic.length);
+  const cipher = new TextDecoder().decode(
+    bytes.subarray(magic.length + 4, magic.length + 4 + length),
+  );
+  return cipher !== "none";
+}
+
+/**
+ * The message for a refused connection, from ssh's log: a changed host key, an unknown host and a
+ * refused key each say so, and only a refused key names SSH_PRIVATE_KEY. Undefined for other
+ * failures (the server does not answer...), which are not the user's configuration.
+ */
+export function sshRefusalMessage(log: string, host: string): string | undefined {
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(log)) {
+    return `${host}'s host key has CHANGED: it is not the one SSH_KNOWN_HOSTS holds. Either the ` +
+      "server was reinstalled or its key rotated (then update SSH_KNOWN_HOSTS with ssh-keyscan), " +
+      "or someone is intercepting the connection: do not deploy until you know which";
+  }
+  if (/Host key verification failed|No .* host key is known/i.test(log)) {
+    return `${host}'s host key is not in SSH_KNOWN_HOSTS (unknown host): add its line, from ` +
+      `"ssh-keyscan ${host}", to SSH_KNOWN_HOSTS`;
+  }
+  if (/Permission denied/i.test(log)) {
+    return `${host} refused the key: check that SSH_PRIVATE_KEY is a key the server accepts`;
+  }
+  return undefined;
 }
 
 /** Resolves SSH_PRIVATE_KEY to key text. Throws {@linkcode ConfigError} when it is none of the forms. */
@@ -275,8 +354,9 @@ export class SshSession {
         `ssh exited with ${result.code}`;
       const message = `Cannot connect to ${destination} port ${target.port}: ${reason}`;
       // a refused key or host key is the user's to fix; a server that does not answer may not be
-      if (/Permission denied|Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(log)) {
-        throw new ConfigError(`${message} (check SSH_PRIVATE_KEY and SSH_KNOWN_HOSTS)`);
+      const refusal = sshRefusalMessage(log, target.host);
+      if (refusal) {
+        throw new ConfigError(`Cannot connect to ${destination} port ${target.port}: ${refusal}`);
       }
       throw new DeployError(message);
     }

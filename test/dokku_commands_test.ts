@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  appsReportCommand,
+  cancelBuildCommand,
+  createAppCommand,
+  gitReportCommand,
   gitUrl,
-  processCommand,
   rebuildCommand,
+  restartCommand,
   runCommand,
   sshCommandText,
   versionCommand,
@@ -21,23 +25,36 @@ Deno.test("Dokku commands are built as argv, the app and the arguments each one 
       "puts 1; exit 2",
     ]);
   });
-  await t.step("ps actions name the app, then the process type", () => {
-    assert.deepEqual(processCommand("shop", "worker", "restart"), ["ps:restart", "shop", "worker"]);
-    assert.deepEqual(processCommand("shop", "web", "stop"), ["ps:stop", "shop", "web"]);
-    assert.deepEqual(processCommand("shop", "web", "start"), ["ps:start", "shop", "web"]);
+  await t.step("ps:restart names the type from Dokku 0.26 on, the whole app before", () => {
+    assert.deepEqual(restartCommand("shop", "worker", "0.26.0"), ["ps:restart", "shop", "worker"]);
+    assert.deepEqual(restartCommand("shop", "worker", "0.25.7"), ["ps:restart", "shop"]);
+  });
+  await t.step("reports, creation and build cancelling name the app", () => {
+    assert.deepEqual(appsReportCommand("shop.eu"), ["apps:report", "shop.eu"]);
+    assert.deepEqual(gitReportCommand("shop"), ["git:report", "shop"]);
+    assert.deepEqual(createAppCommand("shop"), ["apps:create", "shop"]);
+    assert.deepEqual(cancelBuildCommand("shop"), ["builds:cancel", "shop"]);
   });
   await t.step("FORCE_DEPLOY rebuilds the app", () => {
     assert.deepEqual(rebuildCommand("shop"), ["ps:rebuild", "shop"]);
   });
 });
 
-Deno.test("The SSH command text quotes only the arguments that need it", () => {
+Deno.test("The SSH command text sends the words bare, and refuses a word Dokku would change", () => {
   assert.equal(sshCommandText(["ps:restart", "shop", "worker"]), "ps:restart shop worker");
   assert.equal(
-    sshCommandText(["run", "shop", "echo", "it's $HOME"]),
-    `run shop echo 'it'"'"'s $HOME'`,
+    sshCommandText(["run", "shop", "bundle", "exec", "rails", "db:migrate"]),
+    "run shop bundle exec rails db:migrate",
   );
-  assert.equal(sshCommandText(["run", "shop", ""]), "run shop ''");
+  assert.throws(() => sshCommandText(["run", "shop", "echo", "it's $HOME"]), {
+    name: "TypeError",
+    message: /it's/,
+  });
+  assert.throws(() => sshCommandText(["run", "shop", ""]), { name: "TypeError", message: /empty/ });
+  assert.throws(() => sshCommandText(["run", "shop", "x", "--trace"]), {
+    name: "TypeError",
+    message: /--trace/,
+  });
 });
 
 Deno.test("The git URL of an app names the user, host, port and app; IPv6 hosts in brackets", () => {

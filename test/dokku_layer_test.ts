@@ -44,11 +44,11 @@ Deno.test("parseDokkuHost refuses anything else", async (t) => {
   }
 });
 
-Deno.test("DOKKU_APP_NAME accepts lowercase letters, digits and dashes, starting with a letter or digit", async (t) => {
-  for (const name of ["shop", "shop-staging", "1shop", "a", "my-app-2"]) {
+Deno.test("DOKKU_APP_NAME accepts lowercase letters, digits, dots and dashes, starting with a letter or digit", async (t) => {
+  for (const name of ["shop", "shop-staging", "1shop", "a", "my-app-2", "shop.io", "eu.shop.v2"]) {
     await t.step(`accepts ${name}`, () => assert.match(name, DOKKU_APP_NAME));
   }
-  for (const name of ["", "Shop", "-shop", "shop_staging", "shop.io", "shop staging", "shop\n"]) {
+  for (const name of ["", "Shop", "-shop", ".shop", "shop_staging", "shop staging", "shop\n"]) {
     await t.step(`refuses ${JSON.stringify(name)}`, () => {
       assert.doesNotMatch(name, DOKKU_APP_NAME);
     });
@@ -61,12 +61,12 @@ Deno.test("The dokku layer's variables report a bad host and app name with what 
     mergeSettings({ flags: {}, env: { DOKKU_HOST: "a:b:c", APP_NAME: "Shop_1" } }),
   );
   assert.deepEqual(result.problems.toSorted(), [
-    'APP_NAME: expected lowercase letters, digits and dashes, starting with a letter or digit, found "Shop_1"',
+    'APP_NAME: expected lowercase letters, digits, dots and dashes, starting with a letter or digit, found "Shop_1"',
     'DOKKU_HOST: expected [user@]host[:port], found "a:b:c"',
   ]);
 });
 
-Deno.test("The dokku layer requires DOKKU_HOST and APP_NAME and defaults the branch to master", async (t) => {
+Deno.test("The dokku layer requires DOKKU_HOST and APP_NAME, and leaves the branch to the server", async (t) => {
   await t.step("both missing", () => {
     const result = validateVariables(dokku.variables, mergeSettings({ flags: {}, env: {} }));
     assert.deepEqual(result.problems.toSorted(), [
@@ -81,7 +81,10 @@ Deno.test("The dokku layer requires DOKKU_HOST and APP_NAME and defaults the bra
     );
     assert.deepEqual(result.problems, []);
     assert.deepEqual(result.config?.DOKKU_HOST, { user: "dokku", host: "127.0.0.1", port: 2222 });
-    assert.equal(result.config?.DOKKU_BRANCH, "master");
+    // unset: the provider pushes to the deploy branch git:report names
+    assert.equal(result.config?.DOKKU_BRANCH, undefined);
+    assert.equal(result.config?.DOKKU_CREATE_APP, false);
+    assert.equal(result.config?.SSH_CONNECT_TIMEOUT, 15);
   });
 });
 

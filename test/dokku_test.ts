@@ -8,7 +8,12 @@
 import assert from "node:assert/strict";
 import dokku from "../layers/providers/dokku.ts";
 import { coreVariables } from "../src/core_variables.ts";
-import { CommandError } from "../src/errors.ts";
+import {
+  MIGRATE_COMMAND,
+  QUIET_COMMAND,
+  QUIET_COMMAND_WITH_APP,
+} from "../layers/applications/rails.ts";
+import { CommandError, ConfigError, DeployError } from "../src/errors.ts";
 import { EventManager } from "../src/event_manager.ts";
 import type { Runtime } from "../src/layer.ts";
 import { createRuntime } from "../src/runtime.ts";
@@ -17,7 +22,7 @@ import type { Provider } from "../src/provider.ts";
 import { Secrets } from "../src/secrets.ts";
 import { createShell } from "../src/shell.ts";
 import { addCommit, type CliResult, git, makeRepo, runCli } from "./_cli.ts";
-import { type DokkuSandbox, startDokkuSandbox } from "./sandbox/dokku.ts";
+import { type DokkuSandbox, type DokkuSandboxOptions, startDokkuSandbox } from "./sandbox/dokku.ts";
 
 // a command that hangs fails its test instead of holding CI
 const COMMAND_TIMEOUT_MS = 60_000;
@@ -48,6 +53,8 @@ function dokkuEnv(
     APP_NAME: APP,
     SSH_PRIVATE_KEY: sandbox.privateKey,
     SSH_KNOWN_HOSTS: sandbox.knownHosts,
+    // these tests deploy new apps on purpose; the test of a missing app leaves it out
+    DOKKU_CREATE_APP: "true",
     ...extra,
   };
 }
@@ -99,6 +106,29 @@ async function calls(sandbox: DokkuSandbox): Promise<string[][]> {
   return (await sandbox.calls()).map((c) => c.argv);
 }
 
+/** The first round of a run: three commands at once, in any order. */
+const ROUND = ["apps:report shop", "git:report shop", "version"];
+
+/**
+ * Checks the calls from `from` on: a string is one call ("argv joined"), an array a round of
+ * concurrent calls in any order.
+ */
+async function assertCalls(sandbox: DokkuSandbox, from: number, expected: (string | string[])[]) {
+  const actual = (await calls(sandbox)).slice(from).map((c) => c.join(" "));
+  const normalized: string[] = [];
+  let i = 0;
+  for (const item of expected) {
+    if (typeof item === "string") {
+      normalized.push(actual[i] === item ? item : `${actual[i]} (expected ${item})`);
+      i++;
+    } else {
+      normalized.push(...actual.slice(i, i + item.length).toSorted());
+      i += item.length;
+    }
+  }
+  assert.deepEqual([...normalized, ...actual.slice(i)], expected.flat());
+}
+
 /** Runs plain git with the sandbox's own ssh options (to set up server state behind the tool's back). */
 function sandboxGit(
   sandbox: DokkuSandbox,
@@ -137,34 +167,56 @@ Deno.test("deploy pushes HEAD to a new app, skips it next time, rebuilds with FO
   const env = dokkuEnv(sandbox);
   const first = (await git(repo.path, "rev-parse", "HEAD")).trim();
 
-  await t.step("a first deploy pushes HEAD to master over one SSH connection", async () => {
-    const result = await deploy([], { cwd: repo.path, env });
-    assert.equal(result.code, 0, result.all);
-    assert.equal(await sandbox.deployedSha(APP), first);
-    assert.deepEqual(await calls(sandbox), [["version"], ["git-upload-pack", APP], [
-      "git-receive-pack",
-      APP,
-    ]]);
-    assert.match(result.stdout, /Server is using dokku version 0\.35\.12/);
-    assert.match(result.stdout, /remote: -----> Building shop from herokuish/);
-    assert.match(result.stdout, new RegExp(`Deployed ${head(first)} to shop`));
-    assert.equal(await sandbox.connections(), 1);
-    // the sandbox's build lines start with \e[1G, as Dokku's do: a CI log must not get them
-    assert.ok(
-      !result.stdout.includes("\x1b"),
-      `escape codes in stdout: ${JSON.stringify(result.stdout)}`,
+  await t.step("a missing app is exit 2 naming APP_NAME, and nothing is created", async () => {
+    const result = await deploy([], { cwd: repo.path, env: { ...env, DOKKU_CREATE_APP: "false" } });
+    assert.equal(result.code, 2, result.all);
+    assert.match(
+      result.all,
+      /APP_NAME "shop": 127\.0\.0\.1 has no such app \(Dokku: "App shop does not exist"\)\. Create it with "dokku apps:create shop" on the server, or set DOKKU_CREATE_APP=true/,
     );
-    assert.doesNotMatch(result.stdout, /SSH_KNOWN_HOSTS is not set/);
-    assert.equal(result.stderr, "");
+    // no git command (git-upload-pack would have created it)
+    await assertCalls(sandbox, 0, [ROUND]);
+    assert.equal((await sandbox.admin(["apps:exists", APP])).code, 1);
   });
+
+  await t.step(
+    "a first deploy creates the app on request and pushes HEAD over one SSH connection",
+    async () => {
+      const result = await deploy([], { cwd: repo.path, env });
+      assert.equal(result.code, 0, result.all);
+      assert.equal(await sandbox.deployedSha(APP), first);
+      assert.equal(await sandbox.runningSha(APP), first);
+      await assertCalls(sandbox, 3, [
+        ROUND,
+        "apps:create shop",
+        ["apps:report shop", "git:report shop"],
+        "git-receive-pack shop",
+      ]);
+      assert.match(result.stdout, /Creating shop \(DOKKU_CREATE_APP=true\)/);
+      assert.match(result.stdout, /Dokku has no record of a git deploy of shop/);
+      assert.match(result.stdout, /Server is using dokku version 0\.35\.12/);
+      assert.match(result.stdout, /remote: -----> Building shop from herokuish/);
+      assert.match(result.stdout, new RegExp(`Deployed ${head(first)} to shop`));
+      assert.equal(await sandbox.connections(), 2);
+      // the sandbox's build lines start with \e[1G, as Dokku's do: a CI log must not get them
+      assert.ok(
+        !result.stdout.includes("\x1b"),
+        `escape codes in stdout: ${JSON.stringify(result.stdout)}`,
+      );
+      assert.doesNotMatch(result.stdout, /SSH_KNOWN_HOSTS is not set/);
+      assert.equal(result.stderr, "");
+    },
+  );
 
   await t.step("a second run of the same commit skips the push", async () => {
     const result = await deploy([], { cwd: repo.path, env });
     assert.equal(result.code, 0, result.all);
     assert.match(result.stdout, new RegExp(`shop already runs ${head(first)}: nothing to deploy`));
+    assert.match(result.stdout, /what Dokku last deployed, from apps:report/);
     assert.doesNotMatch(result.stdout, /Pushing/);
-    assert.deepEqual((await calls(sandbox)).slice(3), [["version"], ["git-upload-pack", APP]]);
-    assert.equal(await sandbox.connections(), 2);
+    // one round: no git command at all to decide
+    await assertCalls(sandbox, 10, [ROUND]);
+    assert.equal(await sandbox.connections(), 3);
   });
 
   await t.step(
@@ -172,11 +224,9 @@ Deno.test("deploy pushes HEAD to a new app, skips it next time, rebuilds with FO
     async () => {
       const result = await deploy([], { cwd: repo.path, env: { ...env, FORCE_DEPLOY: "true" } });
       assert.equal(result.code, 0, result.all);
-      assert.deepEqual((await calls(sandbox)).slice(5), [["version"], ["git-upload-pack", APP], [
-        "ps:rebuild",
-        APP,
-      ]]);
-      assert.match(result.stdout, /-----> Rebuilding shop/);
+      await assertCalls(sandbox, 13, [ROUND, "ps:rebuild shop"]);
+      assert.match(result.stdout, /\$ dokku ps:rebuild shop\n.*-----> Cleaning up/);
+      assert.match(result.stdout, /Building shop from herokuish/);
       assert.equal(await sandbox.deployedSha(APP), first);
     },
   );
@@ -189,16 +239,14 @@ Deno.test("deploy pushes HEAD to a new app, skips it next time, rebuilds with FO
     const result = await deploy([], { cwd: repo.path, env });
     assert.equal(result.code, 0, result.all);
     assert.equal(await sandbox.deployedSha(APP), second);
-    assert.deepEqual((await calls(sandbox)).slice(8), [["version"], ["git-upload-pack", APP], [
-      "git-receive-pack",
-      APP,
-    ]]);
+    await assertCalls(sandbox, 17, [ROUND, "git-receive-pack shop"]);
+    assert.equal(await sandbox.runningSha(APP), second);
     assert.match(
       result.stdout,
       new RegExp(`deploy: ${head(second)} "Add the app" to shop \\(production\\) on dokku`),
     );
     assert.match(result.stdout, new RegExp(`Deployed ${head(second)} to shop`));
-    assert.equal(await sandbox.connections(), 4);
+    assert.equal(await sandbox.connections(), 5);
   });
 });
 
@@ -268,7 +316,7 @@ Deno.test("deploy pushes from a shallow clone: the whole history to a new app, a
       assert.equal(await sandbox.deployedSha("older"), shas[0]);
       assert.match(
         result.stdout,
-        new RegExp(`Shallow clone: fetching 50 more commits to reach the deployed ${head(older)}`),
+        new RegExp(`Shallow clone: fetching 50 more commits to reach the server's ${head(older)}`),
       );
       assert.equal((await git(dir, "rev-parse", "--is-shallow-repository")).trim(), "true");
       assert.equal((await git(dir, "rev-list", "--count", "HEAD")).trim(), "51");
@@ -383,7 +431,7 @@ Deno.test("deploy rejects bad input with one message, exit code 2, before touchi
     assert.match(result.stderr, /DOKKU_HOST: expected \[user@\]host\[:port\], found "bad:host:x"/);
     assert.match(
       result.stderr,
-      /APP_NAME: expected lowercase letters, digits and dashes.*found "My_App"/,
+      /APP_NAME: expected lowercase letters, digits, dots and dashes.*found "My_App"/,
     );
     assert.match(result.stderr, /DOKKU_BRANCH: expected a branch name, found "two words"/);
     assert.match(result.stderr, /FORCE_PUSH: expected true or false, found "maybe"/);
@@ -420,6 +468,34 @@ Deno.test("deploy rejects bad input with one message, exit code 2, before touchi
     await untouched();
   });
 
+  await t.step(
+    "a key with a passphrase is refused with the other problems, before any connection",
+    async () => {
+      await using keys = await tempDir("dt-locked-key-");
+      const keyFile = `${keys.path}/key`;
+      const made = await new Deno.Command("ssh-keygen", {
+        signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
+        args: ["-q", "-t", "ed25519", "-N", "a passphrase", "-C", "t", "-f", keyFile],
+      }).output();
+      assert.ok(made.success);
+      try {
+        const locked = await Deno.readTextFile(keyFile);
+        const result = await deploy([], {
+          cwd: repo.path,
+          env: dokkuEnv(sandbox, { SSH_PRIVATE_KEY: locked, APP_NAME: "Bad_Name" }),
+        });
+        assert.equal(result.code, 2, result.all);
+        assert.match(result.stderr, /SSH_PRIVATE_KEY: the key has a passphrase/);
+        assert.match(result.stderr, /APP_NAME: expected lowercase/);
+        assertNoKey(result.all, locked);
+      } finally {
+        await Deno.remove(keyFile).catch(() => {});
+        await Deno.remove(`${keyFile}.pub`).catch(() => {});
+      }
+      await untouched();
+    },
+  );
+
   await t.step("deploy.yml with an unknown and a secret key names their lines", async () => {
     await Deno.writeTextFile(
       `${repo.path}/deploy.yml`,
@@ -447,7 +523,8 @@ Deno.test("deploy rejects bad input with one message, exit code 2, before touchi
 });
 
 Deno.test("deploy takes flags over env, env over deploy.yml, and deploy.yml over defaults", async () => {
-  await using sandbox = await startDokkuSandbox();
+  // 0.38.4 and later report an unset deploy branch, so DOKKU_BRANCH=main may become it
+  await using sandbox = await startDokkuSandbox({ version: "0.38.5" });
   await using repo = await appRepo();
   await Deno.writeTextFile(
     `${repo.path}/deploy.yml`,
@@ -561,6 +638,9 @@ Deno.test("deploy cancelled by SIGTERM during the push exits 143, removes its ss
   assert.match(result.stdout, /Received SIGTERM/);
   assert.match(result.stdout, /Deploy failed: cancelled by SIGTERM during deploy \(dokku\)/);
   assert.doesNotMatch(result.stdout, /Deployed /);
+  // Dokku 0.35 has no builds:cancel: the log says the build goes on
+  assert.match(result.stdout, /Dokku 0\.35\.12 cannot cancel a build .*may go on/);
+  assert.ok(!(await calls(sandbox)).some((c) => c[0] === "builds:cancel"));
   // while it ran, the key was in no process's argv, and the run had its private ssh directory...
   assert.ok(run.argvs.some((a) => a.includes("/deploy-ssh-")), "no ssh process seen");
   assertNoKey(run.argvs.join("\n"), sandbox.privateKey);
@@ -579,6 +659,18 @@ Deno.test("deploy cancelled by SIGTERM stops the running push instead of waiting
     run.stoppedAfter < (BUILD_SECONDS - 3) * 1000,
     `the run ended ${run.stoppedAfter} ms after SIGTERM: it waited for the build (${BUILD_SECONDS} s)`,
   );
+});
+
+Deno.test("deploy cancelled during the push on Dokku 0.38 cancels the build on the server", async () => {
+  await using sandbox = await startDokkuSandbox({ version: "0.38.5" });
+  const run = await cancelDuringBuild(sandbox, 1);
+  assert.equal(run.result.code, 143, run.result.all);
+  assert.ok((await calls(sandbox)).some((c) => c.join(" ") === "builds:cancel shop"));
+  assert.match(run.result.stdout, /Cancelled the build of shop on the server \(builds:cancel\)/);
+  // the build was stopped: it never deployed, even after it would have finished
+  await new Promise((resolve) => setTimeout(resolve, BUILD_SECONDS * 1000));
+  assert.equal(await sandbox.runningSha(APP), null);
+  assert.deepEqual(run.leftFiles, []);
 });
 
 Deno.test("deploy given a second SIGTERM exits at once and still leaves no ssh master", async () => {
@@ -666,7 +758,7 @@ Deno.test("deploy accepts SSH_PRIVATE_KEY as text, base64 or a path and never sh
       assert.notEqual(result.code, 0, result.all);
       assert.match(
         result.all,
-        /Cannot connect to \S+@127\.0\.0\.1 port \d+: Host key verification failed/,
+        /Cannot connect to \S+@127\.0\.0\.1 port \d+: 127\.0\.0\.1's host key has CHANGED/,
       );
       assert.equal((await sandbox.calls()).length, before);
       assert.equal(await sandbox.deployedSha("strict"), null);
@@ -714,62 +806,168 @@ async function dokkuProvider(sandbox: DokkuSandbox, runtime: Runtime): Promise<P
   return provider;
 }
 
-Deno.test("Dokku provider run and process reach the app with every argument intact", async (t) => {
+/** The modes in which what a program receives differs. */
+const MODES: [string, DokkuSandboxOptions][] = [
+  ["Dokku 0.35, herokuish", { version: "0.35.12", builder: "herokuish" }],
+  ["Dokku 0.35, Dockerfile", { version: "0.35.12", builder: "dockerfile" }],
+  ["Dokku 0.33, herokuish", { version: "0.33.9", builder: "herokuish" }],
+  ["Dokku 0.33, Dockerfile", { version: "0.33.9", builder: "dockerfile" }],
+];
+
+Deno.test(
+  "Dokku provider run: the program gets the Rails commands exactly in every mode, or they are refused",
+  {
+    sanitizeResources: false,
+  },
+  async (t) => {
+    for (const [name, options] of MODES) {
+      await t.step(name, async () => {
+        await using sandbox = await startDokkuSandbox(options);
+        await using repo = await appRepo();
+        const sha = (await git(repo.path, "rev-parse", "HEAD")).trim();
+        const pushed = await sandboxGit(sandbox, repo.path, "push", appUrl(sandbox), "HEAD:master");
+        assert.equal(pushed.code, 0, new TextDecoder().decode(pushed.stderr));
+        const { runtime, output, cleanup } = testRuntime(repo.path);
+        try {
+          const provider = await dokkuProvider(sandbox, runtime);
+          assert.equal(await provider.deployedCommit(), sha);
+          await sandbox.fakeBin("bundle", 'echo "bundle got $#"; [ "$2" != fail ]');
+          for (const cmd of [QUIET_COMMAND, QUIET_COMMAND_WITH_APP, MIGRATE_COMMAND]) {
+            const result = await provider.run(cmd);
+            assert.equal(result.code, 0, result.stderr);
+            assert.deepEqual((await sandbox.programRuns()).at(-1)?.argv, [...cmd]);
+          }
+          assert.match(output.join(""), /\| bundle got 5\n/);
+
+          // refused before anything is sent
+          const before = (await sandbox.calls()).length;
+          for (const word of ["$HOME", "a b", "--trace", "-n", "(&:quiet!)"]) {
+            await assert.rejects(provider.run(["echo", word]), ConfigError);
+            assert.equal(provider.commandProblems!(["echo", word]).length, 1);
+          }
+          assert.equal((await sandbox.calls()).length, before);
+
+          const failed = await provider.run(["bundle", "exec", "fail"], { noThrow: true });
+          assert.equal(failed.code, 1);
+          const error = await provider.run(["bundle", "exec", "fail"]).then(
+            () => undefined,
+            (e) => e,
+          );
+          assert.ok(error instanceof CommandError, String(error));
+          assert.match(error.command, /^dokku run shop bundle exec fail$/);
+          assertNoKey(output.join(""), sandbox.privateKey);
+        } finally {
+          await cleanup();
+        }
+      });
+    }
+  },
+);
+
+Deno.test(
+  "Dokku provider process restarts one type, the whole app before 0.26, and never stops or starts by type",
+  {
+    sanitizeResources: false,
+  },
+  async (t) => {
+    for (
+      const [version, restarted, calledWith] of [
+        ["0.35.12", "worker", "ps:restart shop worker"],
+        ["0.25.7", "*", "ps:restart shop"],
+      ] as const
+    ) {
+      await t.step(`Dokku ${version}`, async () => {
+        await using sandbox = await startDokkuSandbox({ version });
+        await using repo = await appRepo();
+        await sandboxGit(sandbox, repo.path, "push", appUrl(sandbox), "HEAD:master");
+        const { runtime, output, cleanup } = testRuntime(repo.path);
+        try {
+          const provider = await dokkuProvider(sandbox, runtime);
+          await provider.process("worker", "restart");
+          assert.equal((await calls(sandbox)).at(-1)?.join(" "), calledWith);
+          assert.deepEqual((await sandbox.processEvents()).at(-1), {
+            action: "restart",
+            app: APP,
+            type: restarted,
+          });
+          if (restarted === "*") {
+            assert.match(
+              output.join(""),
+              /restarts one process type only since 0\.26\.0: restarting all of shop/,
+            );
+          }
+          const events = (await sandbox.processEvents()).length;
+          for (const action of ["stop", "start"] as const) {
+            await assert.rejects(
+              provider.process("web", action),
+              (e: unknown) => e instanceof DeployError && /all of shop/.test(e.message),
+            );
+          }
+          assert.equal((await sandbox.processEvents()).length, events, "nothing was stopped");
+        } finally {
+          await cleanup();
+        }
+      });
+    }
+  },
+);
+
+Deno.test("Dokku provider refuses a DOKKU_BRANCH the server does not deploy, before pushing", async () => {
+  await using sandbox = await startDokkuSandbox({ deployBranch: "main" });
+  await using repo = await appRepo();
+  const env = dokkuEnv(sandbox, { DOKKU_BRANCH: "master" });
+  const refused = await deploy([], { cwd: repo.path, env });
+  assert.equal(refused.code, 2, refused.all);
+  assert.match(
+    refused.all,
+    /DOKKU_BRANCH is "master", but Dokku deploys shop from "main" \(git:report\).*Set DOKKU_BRANCH=main/,
+  );
+  assert.equal((await calls(sandbox)).filter((c) => c[0]?.startsWith("git-")).length, 0);
+  assert.equal(await sandbox.deployedSha(APP, "master"), null);
+  // a run after that failure deploys: without DOKKU_BRANCH it pushes to the server's branch
+  const sha = (await git(repo.path, "rev-parse", "HEAD")).trim();
+  delete env.DOKKU_BRANCH;
+  const deployed = await deploy([], { cwd: repo.path, env });
+  assert.equal(deployed.code, 0, deployed.all);
+  assert.match(deployed.stdout, /Pushing \w{7} to 127\.0\.0\.1 \(shop, branch main\)/);
+  assert.equal(await sandbox.runningSha(APP), sha);
+});
+
+Deno.test("Dokku provider decides from what Dokku deployed, not from a branch git:sync moved", async () => {
   await using sandbox = await startDokkuSandbox();
   await using repo = await appRepo();
-  const { runtime, output, cleanup } = testRuntime(repo.path);
-  try {
-    const provider = await dokkuProvider(sandbox, runtime);
-    assert.deepEqual([provider.name, provider.app], ["dokku", APP]);
-    assert.equal(await provider.deployedCommit(), null);
-    const created = await new Deno.Command("ssh", {
-      signal: AbortSignal.timeout(COMMAND_TIMEOUT_MS),
-      args: [...sandbox.sshArgs, `${sandbox.user}@127.0.0.1`, `apps:create ${APP}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    assert.ok(created.success);
+  const env = dokkuEnv(sandbox);
+  const first = (await git(repo.path, "rev-parse", "HEAD")).trim();
+  assert.equal((await deploy([], { cwd: repo.path, env })).code, 0);
+  const second = await addCommit(repo.path, { files: { "b.rb": "b\n" }, message: "B" });
+  // an admin syncs the branch to the new commit without building it
+  assert.equal((await sandbox.admin(["git:sync", APP, repo.path, "HEAD"])).code, 0);
+  assert.equal(await sandbox.deployedSha(APP), second);
+  assert.equal(await sandbox.runningSha(APP), first);
+  const result = await deploy([], { cwd: repo.path, env });
+  assert.equal(result.code, 0, result.all);
+  assert.match(result.stdout, new RegExp(`shop runs ${head(first)} \\(what Dokku last deployed`));
+  assert.doesNotMatch(result.stdout, /nothing to deploy/);
+  // the push alone changed nothing (the branch was there): the tool saw it and made Dokku build
+  assert.match(result.stdout, /master already pointed at \w{7}, which Dokku had not deployed/);
+  assert.equal(await sandbox.runningSha(APP), second);
+  assert.equal(
+    (await sandbox.admin(["apps:report", APP, "--app-deploy-source-metadata"])).stdout,
+    `${second}\n`,
+  );
+  const refs = await sandboxGit(sandbox, repo.path, "ls-remote", appUrl(sandbox));
+  assert.doesNotMatch(new TextDecoder().decode(refs.stdout), /refs\/tags\//, "the tag was removed");
+});
 
-    await t.step("run gets back spaces, quotes, $ and backslashes exactly", async () => {
-      const args = ["a b", "it's", "$HOME", "back\\slash", '"dq"', "*", "semi;colon"];
-      const result = await provider.run(["printf", "%s\\n", ...args]);
-      assert.equal(result.code, 0, result.stderr);
-      assert.deepEqual(result.stdout.split("\n").slice(0, -1), args);
-      assert.deepEqual((await calls(sandbox)).at(-1), ["run", APP, "printf", "%s\\n", ...args]);
-      // streamed into the log, indented
-      const text = output.join("");
-      assert.match(text, /\| it's\n/);
-      assert.match(text, /\| \$HOME\n/);
-    });
-
-    await t.step(
-      "run returns a non-zero exit with noThrow, and throws CommandError without",
-      async () => {
-        await sandbox.fakeBin("rake", "echo migrating; exit 3");
-        const result = await provider.run(["rake", "db:migrate"], { noThrow: true });
-        assert.deepEqual([result.code, result.stdout], [3, "migrating\n"]);
-        const error = await provider.run(["rake", "db:migrate"]).then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        assert.ok(error instanceof CommandError, String(error));
-        assert.equal(error.exitCode, 3);
-        assert.match(error.command, /^dokku run shop rake db:migrate$/);
-        assert.deepEqual(error.output, ["migrating"]);
-      },
-    );
-
-    await t.step("process restarts one process type", async () => {
-      await provider.process("worker", "restart");
-      assert.deepEqual((await calls(sandbox)).at(-1), ["ps:restart", APP, "worker"]);
-      await provider.process("web", "stop");
-      assert.deepEqual((await calls(sandbox)).at(-1), ["ps:stop", APP, "web"]);
-    });
-
-    assertNoKey(output.join(""), sandbox.privateKey);
-  } finally {
-    await cleanup();
-  }
+Deno.test("Dokku provider before 0.26 decides from the deploy branch's ref, and says so", async () => {
+  await using sandbox = await startDokkuSandbox({ version: "0.25.7" });
+  await using repo = await appRepo();
+  const env = dokkuEnv(sandbox);
+  assert.equal((await deploy([], { cwd: repo.path, env })).code, 0);
+  const again = await deploy([], { cwd: repo.path, env });
+  assert.equal(again.code, 0, again.all);
+  assert.match(again.stdout, /records no deploy source \(since 0\.26\.0\)/);
+  assert.match(again.stdout, /nothing to deploy/);
 });
 
 Deno.test("deploy colours its output only with FORCE_COLOR, never with NO_COLOR, and never moves the cursor", async (t) => {
@@ -949,20 +1147,31 @@ Deno.test("deploy plan lists the handlers in order without connecting, and deplo
     assert.match(result.stdout, /^Layers: dokku \(provider\)$/m);
     assert.match(
       result.stdout,
-      /^configure\n +10 +dokku: connect and check the Dokku version\npre_deploy: \(no handlers\)\ndeploy\n +100 +dokku: push the commit to shop\n/m,
+      /^configure\n +10 +dokku: connect, check the Dokku version, the app and its deploy branch\npre_deploy: \(no handlers\)\ndeploy\n +100 +dokku: push the commit to shop\n/m,
     );
     assert.deepEqual(await calls(sandbox), []);
     assert.equal(await sandbox.connections(), 0);
   });
 
+  await t.step("check of a mistyped app fails with exit 2 and creates nothing", async () => {
+    const env = dokkuEnv(sandbox, { DOKKU_CREATE_APP: "false" });
+    const result = await deploy(["check"], { cwd: repo.path, env });
+    assert.equal(result.code, 2, result.all);
+    assert.match(result.all, /APP_NAME "shop": 127\.0\.0\.1 has no such app/);
+    await assertCalls(sandbox, 0, [ROUND]);
+    assert.equal((await sandbox.admin(["apps:exists", APP])).code, 1);
+  });
+
   await t.step("check", async () => {
-    const result = await deploy(["check"], { cwd: repo.path, env: dokkuEnv(sandbox) });
+    assert.equal((await sandbox.admin(["apps:create", APP])).code, 0);
+    const env = dokkuEnv(sandbox, { DOKKU_CREATE_APP: "false" });
+    const result = await deploy(["check"], { cwd: repo.path, env });
     assert.equal(result.code, 0, result.all);
     assert.match(result.stdout, /Server is using dokku version 0\.35\.12/);
     assert.match(result.stdout, /Configuration and connection are fine/);
     assert.doesNotMatch(result.stdout, /Pushing/);
-    assert.deepEqual(await calls(sandbox), [["version"], ["git-upload-pack", APP]]);
+    await assertCalls(sandbox, 3, [ROUND]);
     assert.equal(await sandbox.deployedSha(APP), null);
-    assert.equal(await sandbox.connections(), 1);
+    assert.equal(await sandbox.connections(), 2);
   });
 });

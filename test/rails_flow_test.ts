@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { type CliResult, git, makeRepo, runCli } from "./_cli.ts";
-import { type DokkuCall, type DokkuSandbox, startDokkuSandbox } from "./sandbox/dokku.ts";
+import {
+  type DokkuCall,
+  type DokkuSandbox,
+  type DokkuSandboxOptions,
+  startDokkuSandbox,
+} from "./sandbox/dokku.ts";
+import { QUIET_COMMAND } from "../layers/applications/rails.ts";
 import { type SentryApi, type SentryApiMode, startSentryApi } from "./sandbox/sentry_api.ts";
 import {
   type RecorderMode,
@@ -44,7 +50,7 @@ case "$*" in
       : 'echo "== 20260101000000 AddIndexToUsers: migrated (0.0021s)"'
   }
     ;;
-  *quiet!*) echo "quieted 2 processes" ;;
+  *quiet!*) printf 2 ;;
 esac
 exit 0
 `;
@@ -69,9 +75,13 @@ async function startFlow(
     hookMode?: RecorderMode;
     sentryMode?: SentryApiMode;
     depth?: number;
+    /** The Dokku sandbox's mode. @default Dokku 0.35 with herokuish */
+    dokku?: DokkuSandboxOptions;
+    /** Procfile of the deployed commit. @default web and worker */
+    procfile?: string;
   } = {},
 ): Promise<Flow> {
-  const sandbox = await startDokkuSandbox();
+  const sandbox = await startDokkuSandbox(options.dokku);
   const sentry = await startSentryApi({ mode: options.sentryMode ?? "ok" });
   const hooks = Object.fromEntries(
     await Promise.all(
@@ -79,7 +89,10 @@ async function startFlow(
     ),
   ) as Record<NotifierName, WebhookRecorder>;
   const origin = await makeRepo([
-    { files: { "Gemfile.lock": LOCK, Procfile: PROCFILE }, message: "Start the shop" },
+    {
+      files: { "Gemfile.lock": LOCK, Procfile: options.procfile ?? PROCFILE },
+      message: "Start the shop",
+    },
     { files: { "app.rb": "puts 1\n" }, message: "Add the app" },
     { files: { "app.rb": "puts 2\n" }, message: "Fix the login" },
   ]);
@@ -98,6 +111,7 @@ async function startFlow(
     APP_NAME: APP,
     SSH_PRIVATE_KEY: sandbox.privateKey,
     SSH_KNOWN_HOSTS: sandbox.knownHosts,
+    DOKKU_CREATE_APP: "true",
     AUTO_MIGRATE_ON_DEPLOY: "true",
     SENTRY_AUTH_TOKEN: TOKEN,
     SENTRY_ORG: "acme",
@@ -215,15 +229,7 @@ Deno.test("A Rails deploy quiets Sidekiq, pushes, migrates and finalizes the Sen
   const quiet = find(calls, (argv) => isRun(argv, "quiet!"));
   const push = find(calls, (argv) => argv[0] === "git-receive-pack");
   const migrate = find(calls, (argv) => isRun(argv, "db:migrate"));
-  assert.deepEqual(quiet.argv, [
-    "run",
-    APP,
-    "bundle",
-    "exec",
-    "rails",
-    "runner",
-    "Sidekiq::ProcessSet.new.each(&:quiet!)",
-  ]);
+  assert.deepEqual(quiet.argv, ["run", APP, ...QUIET_COMMAND]);
   assert.deepEqual(migrate.argv, ["run", APP, "bundle", "exec", "rails", "db:migrate"]);
   const index = (call: DokkuCall) => calls.indexOf(call);
   assert.ok(
@@ -232,9 +238,10 @@ Deno.test("A Rails deploy quiets Sidekiq, pushes, migrates and finalizes the Sen
   );
   // the fake bundle really ran on the server, quiet first
   assert.deepEqual((await flow.bundle()).map(([, args]) => args), [
-    "exec rails runner Sidekiq::ProcessSet.new.each(&:quiet!)",
+    "exec ruby -rsidekiq/api -eSidekiq::ProcessSet.new.map{_1.quiet!}.size.display",
     "exec rails db:migrate",
   ]);
+  assert.match(result.stdout, /Sidekiq quieted \(2 processes, worker\)/);
   // no worker was restarted by the tool: the release restarts them
   assert.equal(calls.filter((c) => c.argv[0] === "ps:restart").length, 0);
 
@@ -435,3 +442,54 @@ Deno.test("Bad Rails, Sentry and notifier settings exit 2 in one message, before
     await Deno.remove(repo, { recursive: true });
   }
 });
+
+Deno.test("The Rails commands reach the program exactly in each Dokku mode, in order", {
+  sanitizeResources: false,
+}, async (t) => {
+  const modes: [string, DokkuSandboxOptions][] = [
+    ["Dokku 0.35, herokuish", { version: "0.35.12", builder: "herokuish" }],
+    ["Dokku 0.35, Dockerfile", { version: "0.35.12", builder: "dockerfile" }],
+    ["Dokku 0.33, herokuish", { version: "0.33.9", builder: "herokuish" }],
+    ["Dokku 0.33, Dockerfile", { version: "0.33.9", builder: "dockerfile" }],
+  ];
+  for (const [name, dokku] of modes) {
+    await t.step(name, async () => {
+      await using flow = await startFlow({ dokku });
+      const before = (await flow.sandbox.programRuns()).length;
+      const result = await deploy(flow, {
+        DEPLOY_LAYERS: ["sentry", ...NOTIFIERS].map((n) => `-${n}`).join(","),
+      });
+      assert.equal(result.code, 0, result.all);
+      const runs = (await flow.sandbox.programRuns()).slice(before).map((r) => r.argv);
+      assert.deepEqual(runs, [[...QUIET_COMMAND], ["bundle", "exec", "rails", "db:migrate"]]);
+      assert.match(result.stdout, /Sidekiq quieted \(2 processes, worker\)/);
+      assert.equal(await flow.sandbox.runningSha(APP), flow.sha);
+    });
+  }
+});
+
+Deno.test(
+  "A Procfile release: migrates inside the push on Dokku, and the Rails layer does not migrate again",
+  {
+    sanitizeResources: false,
+  },
+  async () => {
+    await using flow = await startFlow({
+      procfile: `${PROCFILE}release: bundle exec rails db:migrate\n`,
+    });
+    const before = (await flow.sandbox.programRuns()).length;
+    const result = await deploy(flow, {
+      DEPLOY_LAYERS: ["sentry", ...NOTIFIERS].map((n) => `-${n}`).join(","),
+    });
+    assert.equal(result.code, 0, result.all);
+    const runs = (await flow.sandbox.programRuns()).slice(before);
+    assert.deepEqual(runs.map((r) => [r.kind, r.argv.join(" ")]), [
+      ["run", QUIET_COMMAND.join(" ")],
+      ["release", "bash -c bundle exec rails db:migrate"],
+    ]);
+    assert.match(
+      result.stdout,
+      /release: process runs on Dokku during the deploy: not migrating twice/,
+    );
+  },
+);

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { type DokkuSandbox, startDokkuSandbox } from "./sandbox/dokku.ts";
-import { xargsQuote } from "../layers/providers/dokku/xargs_quote.ts";
 
 // a command that hangs fails its test instead of holding CI
 const COMMAND_TIMEOUT_MS = 60_000;
@@ -119,64 +118,6 @@ Deno.test("Dokku sandbox builds a pushed commit, and fails exactly one build on 
   }
 });
 
-Deno.test("Dokku sandbox refuses ls-remote of a missing app like Dokku", async () => {
-  await using dokku = await startDokkuSandbox();
-  const dir = await Deno.makeTempDir({ prefix: "sandbox_lsremote_" });
-  try {
-    const result = await git(dokku, dir, [
-      "ls-remote",
-      `ssh://${dokku.user}@127.0.0.1:${dokku.port}/missing`,
-    ]);
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, / ! {5}App missing does not exist/);
-    assert.deepEqual((await dokku.calls()).map((c) => c.argv), [["git-upload-pack", "missing"]]);
-    await assert.rejects(Deno.stat(dokku.repoPath("missing")), Deno.errors.NotFound);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("Dokku sandbox run gets back exactly the arguments xargsQuote sent", async () => {
-  await using dokku = await startDokkuSandbox();
-  assert.equal((await ssh(dokku, "apps:create web-app")).code, 0);
-  const args = [
-    "a b",
-    "it's",
-    `say "hi"`,
-    "$HOME",
-    "back\\slash",
-    "",
-    "tab\there",
-    "two\nlines",
-    "*",
-  ];
-  const argv = [
-    "run",
-    "--no-tty",
-    "--env",
-    "GREETING=hello world",
-    "web-app",
-    "printf",
-    "%s|\n",
-    ...args,
-  ];
-
-  const result = await ssh(dokku, xargsQuote(argv));
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout, args.map((a) => `${a}|\n`).join(""));
-  assert.deepEqual((await dokku.calls()).at(-1)?.argv, argv);
-
-  await dokku.fakeBin("rake", `echo "rake $* in $(basename "$PWD") for $APP, $GREETING"; exit 3`);
-  const rake = await ssh(
-    dokku,
-    xargsQuote(["run", "--env", "GREETING=hi", "web-app", "rake", "db:migrate"]),
-  );
-  assert.deepEqual([rake.code, rake.stdout], [3, "rake db:migrate in web-app for web-app, hi\n"]);
-
-  const missing = await ssh(dokku, "run nope true");
-  assert.deepEqual([missing.code, missing.stderr], [1, " !     App nope does not exist\n"]);
-});
-
 Deno.test("Dokku sandbox answers ps commands and rejects unknown commands", async () => {
   await using dokku = await startDokkuSandbox();
   assert.equal((await ssh(dokku, "apps:exists web-app")).code, 1);
@@ -203,16 +144,6 @@ Deno.test("Dokku sandbox answers ps commands and rejects unknown commands", asyn
     "ps:scale",
     "ps:stop",
     "frobnicate",
-  ]);
-});
-
-Deno.test("Dokku sandbox in dokku splitting mode keeps quotes of non-config commands literal", async () => {
-  await using dokku = await startDokkuSandbox({ splitting: "dokku" });
-  await ssh(dokku, `run app printf '%s' 'a b'`);
-  await ssh(dokku, `config:set app 'A=b c'`);
-  assert.deepEqual((await dokku.calls()).map((c) => c.argv), [
-    ["run", "app", "printf", "'%s'", "'a", "b'"],
-    ["config:set", "app", "A=b c"],
   ]);
 });
 

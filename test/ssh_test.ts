@@ -3,7 +3,15 @@ import { ConfigError } from "../src/errors.ts";
 import { Secrets } from "../src/secrets.ts";
 import { createShell } from "../src/shell.ts";
 import { recordingShell } from "./_doubles.ts";
-import { looksLikePrivateKey, resolvePrivateKey, SshSession } from "../src/ssh.ts";
+import {
+  looksLikePrivateKey,
+  privateKeyHasPassphrase,
+  resolvePrivateKey,
+  sshRefusalMessage,
+  SshSession,
+  sshVariables,
+} from "../src/ssh.ts";
+import { z } from "zod";
 
 const KEY = [
   "-----BEGIN OPENSSH PRIVATE KEY-----",
@@ -239,4 +247,83 @@ Deno.test("looksLikePrivateKey accepts key text, base64 key text and a key file,
     await Deno.remove(file);
   });
   await t.step("garbage", () => assert.equal(looksLikePrivateKey("not-a-key-at-all"), false));
+});
+
+async function keygen(dir: string, name: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command("ssh-keygen", {
+    args: ["-q", "-C", "t", "-f", `${dir}/${name}`, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return await Deno.readTextFile(`${dir}/${name}`);
+}
+
+Deno.test("privateKeyHasPassphrase tells keys with a passphrase from keys without, in every form", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "ssh_passphrase_" });
+  try {
+    const plain = await keygen(dir, "plain", ["-t", "ed25519", "-N", ""]);
+    const locked = await keygen(dir, "locked", ["-t", "ed25519", "-N", "secret words"]);
+    const lockedPem = await keygen(dir, "locked_pem", [
+      "-t",
+      "rsa",
+      "-b",
+      "2048",
+      "-m",
+      "PEM",
+      "-N",
+      "pw-12345",
+    ]);
+    const lockedPkcs8 = await keygen(dir, "locked_p8", [
+      "-t",
+      "rsa",
+      "-b",
+      "2048",
+      "-m",
+      "PKCS8",
+      "-N",
+      "pw-12345",
+    ]);
+    await t.step("OpenSSH format", () => {
+      assert.equal(privateKeyHasPassphrase(plain), false);
+      assert.equal(privateKeyHasPassphrase(locked), true);
+    });
+    await t.step("PEM and PKCS#8", () => {
+      assert.equal(privateKeyHasPassphrase(lockedPem), true);
+      assert.equal(privateKeyHasPassphrase(lockedPkcs8), true);
+    });
+    await t.step("base64 and a path", () => {
+      assert.equal(privateKeyHasPassphrase(btoa(locked)), true);
+      assert.equal(privateKeyHasPassphrase(`${dir}/locked`), true);
+      assert.equal(privateKeyHasPassphrase(`${dir}/plain`), false);
+    });
+    await t.step("the variable refuses it with a message that says so and shows no key", () => {
+      const schema = z.object(sshVariables);
+      const result = schema.safeParse({ SSH_PRIVATE_KEY: locked });
+      assert.equal(result.success, false);
+      const message = result.error!.issues.map((i) => i.message).join("\n");
+      assert.match(message, /has a passphrase/);
+      assert.doesNotMatch(message, /BEGIN/);
+      assert.equal(schema.safeParse({ SSH_PRIVATE_KEY: plain }).success, true);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sshRefusalMessage tells a changed host key from an unknown host and a refused key", () => {
+  const changed = sshRefusalMessage(
+    "@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.",
+    "dokku.example.com",
+  )!;
+  assert.match(changed, /host key has CHANGED/);
+  assert.doesNotMatch(changed, /SSH_PRIVATE_KEY|unknown host/);
+  const unknown = sshRefusalMessage(
+    "No ED25519 host key is known for dokku.example.com and you have requested strict checking.\nHost key verification failed.",
+    "dokku.example.com",
+  )!;
+  assert.match(unknown, /not in SSH_KNOWN_HOSTS \(unknown host\)/);
+  assert.doesNotMatch(unknown, /SSH_PRIVATE_KEY|CHANGED/);
+  assert.match(sshRefusalMessage("Permission denied (publickey).", "h")!, /SSH_PRIVATE_KEY/);
+  assert.equal(sshRefusalMessage("Connection timed out", "h"), undefined);
 });

@@ -1,6 +1,9 @@
 /**
  * A Dokku sandbox for tests: a real sshd on 127.0.0.1 whose forced command (dokku_command.sh)
- * speaks Dokku's SSH interface (git push, `run`, `ps:*`, `version`, ...) and records every call.
+ * models what real Dokku does with an SSH command (splitting, `parse_args`, deploy branch,
+ * auto-creation, deploy source, release tasks, process types, herokuish's `/exec`), each behaviour
+ * citing the dokku/dokku or gliderlabs/herokuish source it comes from, and records every call and
+ * the exact argv each app program received.
  *
  * ```ts
  * await using dokku = await startDokkuSandbox();
@@ -11,19 +14,57 @@
  */
 import { freePort } from "./_free_port.ts";
 
+/** How the `dokku` entry script splits a non-git SSH command. */
+export type DokkuSplitting = "xargs-n1" | "whitespace";
+
 /** Options of {@linkcode startDokkuSandbox}. */
 export interface DokkuSandboxOptions {
-  /** Reported by `version`. @default "0.35.12" */
+  /** Reported by `version`; also selects version-dependent behaviour. @default "0.35.12" */
   version?: string;
   /**
-   * How the forced command splits a non-git command. "xargs": GNU xargs quoting for every command.
-   * "dokku": what dokku's entry script does, xargs only for `config*` / `docker-options*` commands,
-   * plain whitespace splitting (quotes kept literally) for everything else.
-   * @default "xargs"
+   * How a non-git command is split. "xargs-n1" (Dokku >= 0.34): `xargs -n 1` running /bin/echo
+   * once per word. "whitespace" (Dokku <= 0.33): whitespace only, quotes kept literally, GNU xargs
+   * quoting for `config*` / `docker-options*` commands. The legacy names "xargs" and "dokku" mean
+   * "xargs-n1" and "whitespace".
+   * @default "xargs-n1" from version 0.34.0 on, else "whitespace"
    */
-  splitting?: "xargs" | "dokku";
-  /** Branch whose push triggers a build, like Dokku's deploy-branch. @default "master" */
+  splitting?: DokkuSplitting | "xargs" | "dokku";
+  /**
+   * How the app's image runs `dokku run` commands: "herokuish" (a buildpack app: /exec evaluates
+   * the arguments again with bash) or "dockerfile" (arguments as they are).
+   * @default "herokuish"
+   */
+  builder?: "herokuish" | "dockerfile";
+  /**
+   * The global deploy branch (`git:set --global deploy-branch`). Unset, an app deploys `master`,
+   * and (Dokku >= 0.31.1) a first push to another branch makes that branch its deploy branch.
+   * @default undefined
+   */
   deployBranch?: string;
+  /** Whether git commands create a missing app (Dokku's default). @default true */
+  autoCreate?: boolean;
+}
+
+/** The argv an app program received in the sandbox's "container". */
+export interface DokkuProgramRun {
+  /** The app. */
+  app: string;
+  /** "run" for `dokku run`, "release" / "predeploy" for a release task during a push. */
+  kind: "run" | "release" | "predeploy";
+  /** The program's argv (a release task is `["bash", "-c", COMMAND]`). */
+  argv: string[];
+  /** Time, ms since the epoch. */
+  at: number;
+}
+
+/** A process-management event. */
+export interface DokkuProcessEvent {
+  /** "deploy", "restart", "stop" or "start". */
+  action: string;
+  /** The app. */
+  app: string;
+  /** The process type, "*" for the whole app. */
+  type: string;
 }
 
 /** One command the forced command received. */
@@ -66,6 +107,14 @@ export interface DokkuSandbox extends AsyncDisposable {
   connections(): Promise<number>;
   /** Commit of refs/heads/<branch> in the app's bare repo, null if there is none. */
   deployedSha(app: string, branch?: string): Promise<string | null>;
+  /** The commit the app really runs (its last successful build), null if none. */
+  runningSha(app: string): Promise<string | null>;
+  /** Every argv an app program received (`dokku run` and release tasks), in order. */
+  programRuns(): Promise<DokkuProgramRun[]>;
+  /** Every deploy / restart / stop / start, in order. */
+  processEvents(): Promise<DokkuProcessEvent[]>;
+  /** Runs a Dokku command (plain words) on the server, as an admin would; not recorded in calls. */
+  admin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Path of the app's bare repo. */
   repoPath(app: string): string;
   /** Makes the next push's build fail: pre-receive prints build lines and ` !     MESSAGE`, exits 1. */
@@ -97,31 +146,60 @@ const START_TIMEOUT_MS = 5_000;
 export async function startDokkuSandbox(
   options: DokkuSandboxOptions = {},
 ): Promise<DokkuSandbox> {
-  const { version = "0.35.12", splitting = "xargs", deployBranch = "master" } = options;
+  const { version = "0.35.12", builder = "herokuish", deployBranch = "", autoCreate = true } =
+    options;
+  const legacy = { xargs: "xargs-n1", dokku: "whitespace" } as const;
+  const splitting: DokkuSplitting = options.splitting === undefined
+    ? (compareVersions(version, "0.34.0") >= 0 ? "xargs-n1" : "whitespace")
+    : options.splitting in legacy
+    ? legacy[options.splitting as keyof typeof legacy]
+    : options.splitting as DokkuSplitting;
   const stateDir = await Deno.makeTempDir({ prefix: "dokku_sandbox_" });
   try {
-    return await setUp(stateDir, version, splitting, deployBranch);
+    return await setUp(stateDir, {
+      version,
+      splitting,
+      builder,
+      deployBranch,
+      autocreate: String(autoCreate),
+    });
   } catch (e: unknown) {
     await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     throw e;
   }
 }
 
-async function setUp(
-  stateDir: string,
-  version: string,
-  splitting: string,
-  deployBranch: string,
-): Promise<DokkuSandbox> {
+/** Compares dotted versions numerically: negative, zero or positive. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map((n) => parseInt(n, 10) || 0);
+  const pb = b.split(".").map((n) => parseInt(n, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+interface Settings {
+  version: string;
+  splitting: DokkuSplitting;
+  builder: string;
+  deployBranch: string;
+  autocreate: string;
+}
+
+async function setUp(stateDir: string, settings: Settings): Promise<DokkuSandbox> {
   if (/["'\\\n]/.test(COMMAND_SCRIPT + stateDir)) {
     throw new DokkuSandboxError(`Cannot use path "${COMMAND_SCRIPT}" in authorized_keys`);
   }
   const path = (name: string) => `${stateDir}/${name}`;
-  for (const dir of ["bin", "repos", "apps", "home"]) await Deno.mkdir(path(dir));
-  await Deno.writeTextFile(path("version"), version);
-  await Deno.writeTextFile(path("splitting"), splitting);
-  await Deno.writeTextFile(path("deploy_branch"), deployBranch);
-  await Deno.writeTextFile(path("calls.log"), "");
+  for (const dir of ["bin", "repos", "apps", "home", "props"]) await Deno.mkdir(path(dir));
+  await Deno.writeTextFile(path("version"), settings.version);
+  await Deno.writeTextFile(path("splitting"), settings.splitting);
+  await Deno.writeTextFile(path("builder"), settings.builder);
+  await Deno.writeTextFile(path("global_deploy_branch"), settings.deployBranch);
+  await Deno.writeTextFile(path("autocreate"), settings.autocreate);
+  for (const log of ["calls.log", "runs.log", "ps.log"]) await Deno.writeTextFile(path(log), "");
   const keygen = (file: string, comment: string) =>
     run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path(file)]);
   await Promise.all([keygen("host_key", "sandbox-host"), keygen("client_key", "sandbox")]);
@@ -178,6 +256,33 @@ async function setUp(
         line.includes("Accepted publickey for ")
       ).length,
     deployedSha: (app, branch = "master") => revParse(path(`repos/${app}`), `refs/heads/${branch}`),
+    runningSha: async (app) => {
+      try {
+        return (await Deno.readTextFile(path(`apps/${app}/.deployed_rev`))).trim();
+      } catch {
+        return null;
+      }
+    },
+    programRuns: async () => parseRuns(await Deno.readTextFile(path("runs.log"))),
+    processEvents: async () =>
+      (await Deno.readTextFile(path("ps.log"))).split("\n").filter((l) => l !== "").map((l) => {
+        const [action = "", app = "", type = ""] = l.split("\t");
+        return { action, app, type };
+      }),
+    admin: async (args) => {
+      const out = await new Deno.Command("bash", {
+        args: [COMMAND_SCRIPT, stateDir],
+        env: { SSH_ORIGINAL_COMMAND: args.join(" "), HOME: path("home"), SANDBOX_ADMIN: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const decoder = new TextDecoder();
+      return {
+        code: out.code,
+        stdout: decoder.decode(out.stdout),
+        stderr: decoder.decode(out.stderr),
+      };
+    },
     repoPath: (app) => path(`repos/${app}`),
     failNextBuild: (message = "") => Deno.writeTextFile(path("fail_next_build"), message),
     slowNextBuild: async (seconds) => {
@@ -213,11 +318,20 @@ async function setUp(
   };
 }
 
+function decode(field: string): string {
+  return new TextDecoder().decode(Uint8Array.from(atob(field), (c) => c.charCodeAt(0)));
+}
+
+/** Parses runs.log lines: at TAB app TAB kind [TAB base64(arg)]... */
+function parseRuns(text: string): DokkuProgramRun[] {
+  return text.split("\n").filter((line) => line !== "").map((line) => {
+    const [at = "0", app = "", kind = "run", ...args] = line.split("\t");
+    return { app, kind: kind as DokkuProgramRun["kind"], argv: args.map(decode), at: Number(at) };
+  });
+}
+
 /** Parses calls.log lines: at TAB base64(raw) [TAB base64(arg)]... */
 function parseCalls(text: string): DokkuCall[] {
-  const decoder = new TextDecoder();
-  const decode = (field: string) =>
-    decoder.decode(Uint8Array.from(atob(field), (c) => c.charCodeAt(0)));
   return text.split("\n").filter((line) => line !== "").map((line) => {
     const [at = "0", raw = "", ...args] = line.split("\t");
     return { argv: args.map(decode), at: Number(at), raw: decode(raw) };

@@ -1,5 +1,8 @@
 /**
- * Quoting of a command for Dokku's SSH interface, which splits SSH_ORIGINAL_COMMAND with GNU xargs.
+ * GNU xargs quoting of a command. The provider no longer sends quoted words: Dokku <= 0.33 splits
+ * non-config commands on whitespace and keeps quotes literally, Dokku >= 0.34's `xargs -n 1` passes
+ * each word through /bin/echo, and herokuish's /exec evaluates the words again, so no quoting comes
+ * back whole everywhere (see run_args.ts). The sandbox tests use it to show what quoting does.
  *
  * GNU xargs (without -0/-d) splits on blanks and newlines; outside quotes a backslash escapes the
  * next character (a newline too); inside '...' or "..." everything is literal except the closing
