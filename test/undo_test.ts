@@ -25,7 +25,10 @@ Deno.test("A Dokku deploy cancelled by SIGTERM after the quiet restarts the quie
       SSH_KNOWN_HOSTS: sandbox.knownHosts,
     };
     // the app runs a first commit, so that its workers run and are quieted
-    const first = await runCli([], { cwd: repo, env: { ...env, DEPLOY_LAYERS: "-rails" } });
+    const first = await runCli([], {
+      cwd: repo,
+      env: { ...env, DEPLOY_LAYERS: "-rails", DOKKU_CREATE_APP: "true" },
+    });
     assert.equal(first.code, 0, first.all);
     await addCommit(repo, { files: { "app.rb": "puts 2\n" }, message: "Fix the login" });
     await sandbox.slowNextBuild(20);
