@@ -9,7 +9,8 @@ import { CommandError, DeployError, errorMessage } from "../../../src/errors.ts"
 import type { HerokuApi, HerokuRelease } from "./api.ts";
 import type { Logger } from "../../../src/logger.ts";
 import { parseProcfile } from "../../../src/procfile.ts";
-import { TAIL_LINES } from "../../../src/shell.ts";
+import { delay } from "../../../src/delay.ts";
+import { LineSplitter, TailBuffer } from "../../../src/lines.ts";
 
 // how often a pending release is asked about: quickly at first, then every few seconds
 const POLL_MS = [250, 500, 1_000, 2_000, 3_000];
@@ -17,6 +18,36 @@ const POLL_MS = [250, 500, 1_000, 2_000, 3_000];
 const NEW_RELEASE_WAIT_MS = 60_000;
 // releases scanned for a slug of the commit to release again
 const RELEASE_SCAN = 20;
+
+/** Finds the commit a slug was built from; each slug is asked about once. */
+export type SlugCommits = (slugId: string) => Promise<string | null>;
+
+/** The API's {@linkcode SlugCommits}, remembering each answer for the run of one search. */
+export function slugCommits(api: HerokuApi, app: string): SlugCommits {
+  const known = new Map<string, Promise<string | null>>();
+  return (slugId) => {
+    if (!known.has(slugId)) known.set(slugId, api.slugCommit(app, slugId));
+    return known.get(slugId)!;
+  };
+}
+
+/**
+ * The release that belongs to `sha`: the newest of `releases` (newest first) whose slug was built
+ * from it, after version `after`. Config-only releases reuse the previous slug, so "the newest
+ * release" and "the release of this commit" differ; only the slug's commit tells.
+ */
+export async function releaseOfCommit(
+  releases: readonly HerokuRelease[],
+  sha: string,
+  commitOf: SlugCommits,
+  after = 0,
+): Promise<HerokuRelease | undefined> {
+  for (const release of releases) {
+    if (release.version <= after || !release.slug) continue;
+    if (await commitOf(release.slug.id) === sha) return release;
+  }
+  return undefined;
+}
 
 /** Waits for the release that the push of `sha` created (a version after `versionBefore`). */
 export async function newRelease(
@@ -27,12 +58,11 @@ export async function newRelease(
   signal: AbortSignal,
 ): Promise<HerokuRelease> {
   const deadline = Date.now() + NEW_RELEASE_WAIT_MS;
+  const commitOf = slugCommits(api, app);
   for (let poll = 0;; poll++) {
     const releases = await api.latestReleases(app, 5);
-    for (const release of releases) {
-      if (release.version <= versionBefore || !release.slug) continue;
-      if (await api.slugCommit(app, release.slug.id) === sha) return release;
-    }
+    const release = await releaseOfCommit(releases, sha, commitOf, versionBefore);
+    if (release) return release;
     if (Date.now() > deadline) {
       throw new DeployError(
         `The push of ${sha.slice(0, 7)} succeeded, but Heroku created no release of it within ${
@@ -40,7 +70,7 @@ export async function newRelease(
         }s`,
       );
     }
-    await sleep(POLL_MS[Math.min(poll, POLL_MS.length - 1)]!, signal);
+    await delay(POLL_MS[Math.min(poll, POLL_MS.length - 1)]!, signal);
   }
 }
 
@@ -51,8 +81,9 @@ export async function releaseAgain(
   sha: string,
   logger: Logger,
 ): Promise<HerokuRelease> {
-  for (const release of await api.latestReleases(app, RELEASE_SCAN)) {
-    if (!release.slug || await api.slugCommit(app, release.slug.id) !== sha) continue;
+  const releases = await api.latestReleases(app, RELEASE_SCAN);
+  const release = await releaseOfCommit(releases, sha, slugCommits(api, app));
+  if (release?.slug) {
     logger.info(
       `Heroku's repo already has ${
         sha.slice(0, 7)
@@ -100,7 +131,7 @@ export async function followRelease(
   const { logger } = options;
   const show = options.showOutput ?? true;
   const deadline = options.deadline ?? Date.now() + options.timeoutMs;
-  const tail: string[] = [];
+  const tail = new TailBuffer();
   let release = first;
   let streamed = false;
   let announced = false;
@@ -116,7 +147,6 @@ export async function followRelease(
       (line) => {
         if (show) logger.output(line);
         tail.push(logger.mask(line));
-        if (tail.length > TAIL_LINES) tail.shift();
       },
     );
   };
@@ -135,7 +165,7 @@ export async function followRelease(
         }s (HEROKU_RELEASE_TIMEOUT)`,
       );
     }
-    await sleep(POLL_MS[Math.min(poll, POLL_MS.length - 1)]!, options.signal);
+    await delay(POLL_MS[Math.min(poll, POLL_MS.length - 1)]!, options.signal);
     release = await api.release(app, release.id);
   }
   if (release.status === "succeeded") {
@@ -161,7 +191,7 @@ export async function followRelease(
         ? `release: ${options.releaseCommand}`
         : `release v${release.version}`,
       exitCode: null,
-      output: tail,
+      output: tail.lines(),
     },
   );
 }
@@ -199,18 +229,16 @@ export async function streamOutput(
   );
   const onAbort = () => reader.cancel().catch(() => {});
   signal.addEventListener("abort", onAbort, { once: true });
-  let pending = "";
+  const lines = new LineSplitter((raw) => onLine(raw.replace(/\r$/, "")));
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
       // Heroku's stream service sends NUL bytes to keep a silent connection open (heroku/busl
       // pull requests #99 and #100): they are not output
-      const parts = (pending + value.replaceAll("\0", "")).split("\n");
-      pending = parts.pop() ?? "";
-      for (const part of parts) onLine(part.replace(/\r$/, ""));
+      lines.push(value.replaceAll("\0", ""));
     }
-    if (pending !== "") onLine(pending);
+    lines.end();
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
@@ -226,22 +254,6 @@ export async function releaseCommand(cwd: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** Waits `ms`, or until the signal aborts (then throws its reason). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** The release the app runs: the one marked current, else the newest that succeeded. */

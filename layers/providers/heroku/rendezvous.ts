@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { LineSplitter, shownLine } from "../../../src/lines.ts";
 
 /** The marker the exit-status suffix prints, as the Heroku CLI's `run --exit-code` does. */
 export const EXIT_MARKER = "\uFFFF heroku-command-exit-status";
@@ -67,8 +68,7 @@ export interface AttachResult {
 /** Splits the byte stream of a session into output lines and the exit status. */
 export class SessionReader {
   #greeted = false;
-  #pending = "";
-  #decoder = new TextDecoder();
+  #lines = new LineSplitter((raw) => this.#line(shownLine(raw)));
   exitCode: number | null = null;
   readonly lines: string[] = [];
 
@@ -76,25 +76,16 @@ export class SessionReader {
 
   /** Takes the next bytes. */
   push(chunk: Uint8Array): void {
-    this.#take(this.#decoder.decode(chunk, { stream: true }));
+    this.#lines.push(chunk);
   }
 
   /** Takes what is left at the end of the stream. */
   end(): void {
-    this.#take(this.#decoder.decode());
-    if (this.#pending !== "") this.#line(this.#pending);
-    this.#pending = "";
+    this.#lines.end();
   }
 
-  #take(text: string) {
-    const parts = (this.#pending + text).split("\n");
-    this.#pending = parts.pop() ?? "";
-    for (const part of parts) this.#line(part);
-  }
-
-  #line(raw: string) {
-    // a terminal ends lines with \r\n, and a lone \r redraws the line: keep what it ends with
-    const line = raw.replace(/\r$/, "").split("\r").pop() ?? "";
+  // a terminal ends lines with \r\n, and a lone \r redraws the line: shownLine keeps what it shows
+  #line(line: string) {
     if (!this.#greeted) {
       // the server's greeting; the Heroku CLI discards it too
       this.#greeted = true;

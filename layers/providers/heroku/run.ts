@@ -8,7 +8,8 @@ import { CommandError, DeployError } from "../../../src/errors.ts";
 import type { HerokuApi } from "./api.ts";
 import type { Logger } from "../../../src/logger.ts";
 import { attach, parseAttachUrl, withExitStatus } from "./rendezvous.ts";
-import { type CommandOutput, commandText, quoteArg, TAIL_LINES } from "../../../src/shell.ts";
+import { TailBuffer } from "../../../src/lines.ts";
+import { type CommandOutput, commandText, quoteArg } from "../../../src/shell.ts";
 
 /** How {@linkcode runOneOff} runs. */
 export interface OneOffOptions {
@@ -42,7 +43,7 @@ export async function runOneOff(
       `Heroku started ${dyno.name} without a rendezvous attach_url: cannot read its output`,
     );
   }
-  const tail: string[] = [];
+  const tail = new TailBuffer();
   const lines: string[] = [];
   const result = await attach(target, {
     timeoutMs: options.timeoutMs,
@@ -50,7 +51,6 @@ export async function runOneOff(
     onLine: (line) => {
       lines.push(line);
       tail.push(options.mask(line));
-      if (tail.length > TAIL_LINES) tail.shift();
       options.logger?.output(line);
     },
   });
@@ -59,7 +59,7 @@ export async function runOneOff(
     code,
     stdout: lines.map((l) => `${l}\n`).join(""),
     stderr: "",
-    tail,
+    tail: tail.lines(),
   };
   if (code === 0 || (options.noThrow && !result.timedOut)) return output;
   const why = result.timedOut
@@ -70,6 +70,6 @@ export async function runOneOff(
   throw new CommandError(`Command ${why}: ${display}`, {
     command: display,
     exitCode: result.exitCode,
-    output: tail,
+    output: output.tail,
   });
 }
