@@ -22,6 +22,13 @@ import {
   sshCommandText,
   versionCommand,
 } from "./dokku/commands.ts";
+import {
+  DOKKU_ROLLBACK_TO,
+  dokkuRollback,
+  dokkuRollbackPoint,
+  findDokkuRollback,
+} from "./dokku/rollback.ts";
+import { dokkuStatus } from "./dokku/status.ts";
 
 export { DOKKU_APP_NAME, parseDokkuHost };
 
@@ -58,6 +65,8 @@ export default defineProvider({
   label: "Dokku",
   description: "Deploys to a Dokku server over SSH",
   variables,
+  capabilities: ["rollback", "release-history"],
+  rollbackTo: { pattern: DOKKU_ROLLBACK_TO, expected: "a commit sha (7 to 40 hex digits)" },
   steps: {
     connect: "connect and check the Dokku version",
     deploy: (app) => `push the commit to ${app}`,
@@ -89,6 +98,7 @@ export default defineProvider({
         ...options,
         display: `dokku ${commandText(args)}`,
       });
+    const history = { git, url, branch: config.DOKKU_BRANCH, app, logger };
 
     return {
       app,
@@ -137,6 +147,15 @@ export default defineProvider({
       async process(type, action) {
         await dokku(processCommand(app, type, action), { logger, timeoutMs: PS_TIMEOUT_MS });
       },
+      rollbackPoint: (deployedBefore) => Promise.resolve(dokkuRollbackPoint(deployedBefore)),
+      findRollback: (to) => findDokkuRollback(history, to),
+      rollback: (target) => dokkuRollback(history, target),
+      status: () =>
+        dokkuStatus({
+          ...history,
+          host: target.host,
+          dokku: (args) => dokku(args, { noThrow: true, timeoutMs: PS_TIMEOUT_MS }),
+        }),
     };
   },
 });
