@@ -16,6 +16,7 @@ export const SNIPPET_CHARS = 200;
 const BACKOFF_MS = [500, 1_000, 2_000, 3_000, 5_000];
 // one attempt never waits longer than this for an answer
 const ATTEMPT_TIMEOUT_MS = 10_000;
+const MIN_ATTEMPT_MS = 1_000;
 
 /** Parses DEPLOY_HEALTHCHECK_STATUS: codes and classes, `200`, `2xx`, `200,301`; null if bad. */
 export function parseExpectedStatus(value: string): ((status: number) => boolean) | null {
@@ -97,9 +98,14 @@ export async function waitHealthy(url: string, options: HealthCheckOptions): Pro
   const started = now();
   const deadline = started + options.timeoutMs;
   let last: HealthAttempt | undefined;
+  // the last attempt that got an answer: its status and body say more than a final timeout
+  let answered: HealthAttempt | undefined;
   for (let attempt = 1;; attempt++) {
     const remaining = deadline - now();
-    const timeout = AbortSignal.timeout(Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, remaining)));
+    // the attempt at the deadline still gets a moment to answer
+    const timeout = AbortSignal.timeout(
+      Math.max(MIN_ATTEMPT_MS, Math.min(ATTEMPT_TIMEOUT_MS, remaining)),
+    );
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     let status: number | undefined;
     let reason: string;
@@ -123,7 +129,10 @@ export async function waitHealthy(url: string, options: HealthCheckOptions): Pro
       reason = timeout.aborted ? "no answer in time" : errorMessage(error);
     }
     last = { attempt, reason: options.mask(reason), elapsedMs: now() - started };
-    if (status !== undefined) last.status = status;
+    if (status !== undefined) {
+      last.status = status;
+      answered = last;
+    }
     options.onAttempt?.(last);
     const left = deadline - now();
     if (left <= 0) break;
