@@ -191,3 +191,126 @@ async function releaseId(heroku: HerokuStandin, version: number): Promise<string
   });
   return (await response.json()).id;
 }
+
+Deno.test("deploy rollback on Dokku: the commit before the running one, or --to a sha, with the deploy's notifications", async (t) => {
+  await using sandbox = await startDokkuSandbox();
+  await using hook = await startWebhookRecorder();
+  await withRepo(async (dir, first) => {
+    const env = dokkuEnv(sandbox, { DEPLOY_WEBHOOK_URL: hook.url(`/hooks/${HOOK_TOKEN}`) });
+    const second = await addCommit(dir, { files: { "a.rb": "2\n" }, message: "Second" });
+    assert.equal((await runCli([], { cwd: dir, env })).code, 0);
+    const third = await addCommit(dir, { files: { "a.rb": "3\n" }, message: "Third" });
+    assert.equal((await runCli([], { cwd: dir, env })).code, 0);
+    assert.equal(await sandbox.deployedSha("shop"), third);
+
+    await t.step("without --to: the first parent of the running commit", async () => {
+      const sent = hook.requests().length;
+      const result = await runCli(["rollback"], { cwd: dir, env, timeoutMs: COMMAND_TIMEOUT_MS });
+      assert.equal(result.code, 0, result.all);
+      assert.equal(await sandbox.deployedSha("shop"), second);
+      assert.match(result.stdout, /the commit before [0-9a-f]{7} on the master branch/);
+      assert.match(result.stdout, /Rolled back shop to [0-9a-f]{7}/);
+      const events = hook.requests().slice(sent).map((r) => r.json as Record<string, unknown>);
+      assert.deepEqual(events.map((e) => e.event), ["deploy.started", "deploy.succeeded"]);
+      const done = events[1]!;
+      assert.equal(done.title, `Rolled back shop in production to ${second.slice(0, 7)}`);
+      assert.deepEqual(done.rollback, {
+        kind: "manual",
+        to: second.slice(0, 7),
+        commit: second,
+        ok: true,
+        error: null,
+      });
+      assert.equal((done.commit as Record<string, unknown>).title, "Second");
+      assertNoSecrets(result, [HOOK_TOKEN]);
+    });
+    await t.step("--to a short sha", async () => {
+      const result = await runCli(["rollback", "--to", first.slice(0, 9)], {
+        cwd: dir,
+        env,
+        timeoutMs: COMMAND_TIMEOUT_MS,
+      });
+      assert.equal(result.code, 0, result.all);
+      assert.equal(await sandbox.deployedSha("shop"), first);
+      assert.match(result.stdout, /Rebuild|rebuilds/);
+    });
+    await t.step("--to the commit it runs already: skipped", async () => {
+      const result = await runCli(["rollback", "--to", first], { cwd: dir, env });
+      assert.equal(result.code, 0, result.all);
+      assert.match(result.stdout, /already runs [0-9a-f]{7}: nothing to roll back/);
+    });
+    await t.step("--to something that is no sha: exit 2 before touching the server", async () => {
+      const calls = (await sandbox.calls()).length;
+      const result = await runCli(["rollback", "--to", "v12"], { cwd: dir, env });
+      assert.equal(result.code, 2, result.all);
+      assert.match(result.stderr, /--to "v12": expected a commit sha/);
+      assert.equal((await sandbox.calls()).length, calls);
+    });
+    await t.step("--to a sha nobody has: exit 2", async () => {
+      const result = await runCli(["rollback", "--to", "abcdef1234"], { cwd: dir, env });
+      assert.equal(result.code, 2, result.all);
+      assert.match(result.all, /no such commit in the local history or on shop's master branch/);
+    });
+  });
+});
+
+Deno.test("deploy rollback on Heroku: the release before the current one, or --to v2, only a succeeded one", async (t) => {
+  await using heroku = await startHerokuStandin({ app: "shop" });
+  await using hook = await startWebhookRecorder();
+  await withRepo(async (dir, first) => {
+    const env = herokuEnv(heroku, { DEPLOY_WEBHOOK_URL: hook.url(`/hooks/${HOOK_TOKEN}`) });
+    assert.equal((await runCli([], { cwd: dir, env })).code, 0);
+    const v1 = heroku.releases().at(-1)!.version;
+    const second = await addCommit(dir, { files: { "a.rb": "2\n" }, message: "Second" });
+    assert.equal((await runCli([], { cwd: dir, env })).code, 0);
+    assert.equal(heroku.deployedCommit(), second);
+
+    await t.step("without --to: the previous release", async () => {
+      const sent = hook.requests().length;
+      const result = await runCli(["rollback"], { cwd: dir, env, timeoutMs: COMMAND_TIMEOUT_MS });
+      assert.equal(result.code, 0, result.all);
+      assert.equal(heroku.deployedCommit(), first);
+      const last = heroku.releases().at(-1)!;
+      assert.equal(last.description, `Rollback to v${v1}`);
+      const done = hook.requests().slice(sent).map((r) => r.json as Record<string, unknown>).at(
+        -1,
+      )!;
+      assert.equal(done.event, "deploy.succeeded");
+      assert.equal(done.title, `Rolled back shop in production to v${v1} (${first.slice(0, 7)})`);
+      assertNoSecrets(result, [HOOK_TOKEN, heroku.apiKey]);
+    });
+    await t.step("--to v<N> of the second deploy", async () => {
+      const v2 = heroku.releases().find((r) => r.commit === second)!.version;
+      const result = await runCli(["rollback", "--to", `v${v2}`, "--log-format", "json"], {
+        cwd: dir,
+        env,
+        timeoutMs: COMMAND_TIMEOUT_MS,
+      });
+      assert.equal(result.code, 0, result.all);
+      assert.equal(heroku.deployedCommit(), second);
+      assert.equal(outcomeOf(result.stdout).rolled_back_to, `v${v2} (${second.slice(0, 7)})`);
+    });
+    await t.step("--to a release that failed, or none at all: exit 2", async () => {
+      heroku.setReleasePhase({ exitCode: 1, output: ["boom"] });
+      await addCommit(dir, { files: { "a.rb": "3\n" }, message: "Third" });
+      assert.equal((await runCli([], { cwd: dir, env })).code, 1);
+      heroku.setReleasePhase(null);
+      const failedVersion = heroku.releases().at(-1)!.version;
+      const posts = heroku.requests().filter((r) => r.method === "POST").length;
+      const failed = await runCli(["rollback", "--to", `v${failedVersion}`], { cwd: dir, env });
+      assert.equal(failed.code, 2, failed.all);
+      assert.match(failed.all, /its status is failed, and only a succeeded release can run again/);
+      const missing = await runCli(["rollback", "--to", "v999"], { cwd: dir, env });
+      assert.equal(missing.code, 2, missing.all);
+      assert.match(missing.all, /--to v999: shop has no such release/);
+      assert.equal(heroku.requests().filter((r) => r.method === "POST").length, posts);
+    });
+    await t.step("a rollback whose release fails exits 1", async () => {
+      heroku.failRequests(1, { status: 422, match: /^POST \/apps\/shop\/releases$/ });
+      const result = await runCli(["rollback", "--to", `v${v1}`], { cwd: dir, env });
+      assert.equal(result.code, 1, result.all);
+      assert.match(result.all, /Rollback failed/);
+      assert.equal(heroku.deployedCommit(), second);
+    });
+  });
+});
