@@ -145,13 +145,15 @@ export async function waitHealthy(url: string, options: HealthCheckOptions): Pro
   const waited = now() - started;
   const fields = {
     waitedMs: waited,
-    ...(last.status !== undefined ? { status: last.status } : {}),
+    ...(answered?.status !== undefined ? { status: answered.status } : {}),
   };
+  const lastWords = answered
+    ? `last answer ${answered.reason}${answered === last ? "" : `, then ${last.reason}`}`
+    : `no answer: ${last.reason}`;
   throw new HealthCheckError(
     `The health check did not pass within ${
       Math.round(waited / 1000)
-    }s (${last.attempt} attempts): ` +
-      `last answer ${last.reason}`,
+    }s (${last.attempt} attempts): ${lastWords}`,
     fields,
   );
 }
