@@ -154,7 +154,8 @@ export async function runDeploy(
     ctx.failure = failureContext(error, ctx.secrets);
     ctx.outcome = "failed";
     ctx.logger.error(failureSummary(ctx.failure, options.mode ?? "deploy"));
-    const rollback = options.rollbackOnFailure && options.mode === "deploy" || false;
+    const rollback = (options.rollbackOnFailure ?? false) &&
+      (options.mode ?? "deploy") === "deploy";
     if (rollback && ctx.live && ctx.failure.reason === "error") {
       const end = ctx.logger.section("rollback", "Rollback");
       ctx.failure.rollback = await rollBack(ctx);
