@@ -1,6 +1,7 @@
 /**
- * The command line: `deploy` (a deploy, so `script: deploy` works), `deploy plan` and
- * `deploy check`. Exit codes: 0 deployed or skipped, 1 failed, 2 bad input, 130/143 cancelled.
+ * The command line: `deploy` (a deploy, so `script: deploy` works), `deploy plan`, `deploy check`,
+ * `deploy rollback [--to X]` and `deploy status`. Exit codes: 0 deployed or skipped, 1 failed,
+ * 2 bad input, 130/143 cancelled.
  *
  * @module
  */
