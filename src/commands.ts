@@ -151,6 +151,11 @@ export async function runCommand(
       `deploy: ${ctx.commit.shortSha} "${ctx.commit.title}" to ${ctx.app} (${ctx.environment}) on ${provider.name}` +
         `, layers: ${plan.layers.map((l) => l.name).join(", ")}`,
     );
+    if (plan.core.DEPLOY_ROLLBACK_ON_FAILURE && !provider.supports("rollback")) {
+      logger.warn(
+        `DEPLOY_ROLLBACK_ON_FAILURE=true does nothing: rollback is not supported for the ${provider.label} provider`,
+      );
+    }
     const result = await runDeploy(events, ctx, {
       mode: command === "check" ? "check" : command === "rollback" ? "rollback" : "deploy",
       signal: runtime.signal,
