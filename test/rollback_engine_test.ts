@@ -207,3 +207,24 @@ Deno.test("Notifications of a rollback: automatic after a failure, and deploy ro
     short: true,
   });
 });
+
+Deno.test("parseCommandLine reads deploy rollback --to and deploy status", async () => {
+  const { parseCommandLine } = await import("../src/cli.ts");
+  const { LAYERS } = await import("../layers/mod.ts");
+  const quiet = { write: () => {}, writeError: () => {} };
+  assert.deepEqual(parseCommandLine(["rollback", "--to", "v3"], LAYERS, quiet), {
+    kind: "run",
+    command: "rollback",
+    flags: { to: "v3" },
+  });
+  assert.deepEqual(parseCommandLine(["status", "--log-format", "json"], LAYERS, quiet), {
+    kind: "run",
+    command: "status",
+    flags: { logFormat: "json" },
+  });
+  // --to belongs to rollback only
+  assert.deepEqual(parseCommandLine(["status", "--to", "v3"], LAYERS, quiet), {
+    kind: "exit",
+    code: 2,
+  });
+});
