@@ -9,6 +9,7 @@ import dokku from "./providers/dokku.ts";
 import heroku from "./providers/heroku.ts";
 import rails from "./applications/rails.ts";
 import sentry from "./third_parties/sentry.ts";
+import healthcheck from "./checks/healthcheck.ts";
 import mattermost from "./notifiers/mattermost.ts";
 import slack from "./notifiers/slack.ts";
 import discord from "./notifiers/discord.ts";
@@ -21,6 +22,7 @@ export const LAYERS: readonly AnyLayer[] = [
   heroku,
   rails,
   sentry,
+  healthcheck,
   mattermost,
   slack,
   discord,

@@ -1,18 +1,19 @@
 /**
- * The command line: `deploy` (a deploy, so `script: deploy` works), `deploy plan` and
- * `deploy check`. Exit codes: 0 deployed or skipped, 1 failed, 2 bad input, 130/143 cancelled.
+ * The command line: `deploy` (a deploy, so `script: deploy` works), `deploy plan`, `deploy check`,
+ * `deploy rollback [--to X]` and `deploy status`. Exit codes: 0 deployed or skipped, 1 failed,
+ * 2 bad input, 130/143 cancelled.
  *
  * @module
  */
 import { Command, CommanderError, Option } from "commander";
-import type { CommandFlags } from "./commands.ts";
+import type { CommandFlags, CommandName } from "./commands.ts";
 import { EXAMPLES, variablesHelp } from "./help.ts";
 import type { AnyLayer } from "./plan.ts";
 import { VERSION } from "./version.ts";
 
 /** What a parsed command line asks for. */
 export type Invocation =
-  | { kind: "run"; command: "deploy" | "check" | "plan"; flags: CommandFlags }
+  | { kind: "run"; command: CommandName; flags: CommandFlags }
   | { kind: "exit"; code: number };
 
 /** Options of {@linkcode parseCommandLine}. */
@@ -62,10 +63,21 @@ export function parseCommandLine(
         "print the enabled layers and each event's handlers in run order, touching no server",
       ],
       ["check", "run configure only: check the variables and the connection"],
+      [
+        "rollback",
+        "put back the release before the running one, or --to a named one, with the deploy's events",
+      ],
+      ["status", "print what the app runs now (commit, release, deploy time), touching nothing"],
     ] as const
   ) {
+    const command = withRunOptions(new Command(name));
+    if (name === "rollback") {
+      command.addOption(
+        new Option("--to <release>", "Heroku: v123 or a release id; Dokku: a commit sha"),
+      );
+    }
     program.addCommand(
-      withRunOptions(new Command(name)).description(description).exitOverride()
+      command.description(description).exitOverride()
         .showHelpAfterError("(run deploy --help for usage)")
         .configureOutput({ writeOut: options.write, writeErr: options.writeError })
         .action((flags) => {

@@ -16,6 +16,8 @@ import { createRuntime, type RunControl } from "./runtime.ts";
 import { createLogger, type Logger, shouldUseColor } from "./logger.ts";
 import { type AnyLayer, type Plan, planRun } from "./plan.ts";
 import { runDeploy, setUpLayers } from "./runner.ts";
+import { type Provider, rollbackName, UnsupportedError } from "./provider.ts";
+import { printStatus } from "./status.ts";
 import { Secrets } from "./secrets.ts";
 import { createShell } from "./shell.ts";
 import { isSecret } from "./variables.ts";
@@ -37,6 +39,8 @@ export interface CommandFlags {
   config?: string;
   /** --log-format */
   logFormat?: string;
+  /** `deploy rollback --to` */
+  to?: string;
 }
 
 /** The process around a command; tests hand in their own. */
@@ -57,9 +61,12 @@ export interface Io {
   handleSignals: boolean;
 }
 
+/** The commands {@linkcode runCommand} runs. */
+export type CommandName = "deploy" | "check" | "plan" | "rollback" | "status";
+
 /** Runs one command and returns its exit code. */
 export async function runCommand(
-  command: "deploy" | "check" | "plan",
+  command: CommandName,
   flags: CommandFlags,
   layers: readonly AnyLayer[],
   io: Io,
@@ -69,7 +76,8 @@ export async function runCommand(
   const format = plan.core.DEPLOY_LOG_FORMAT;
   const logger = createLogger({
     secrets,
-    write: io.write,
+    // `deploy status --log-format json` prints one object on stdout: its log goes to stderr
+    write: command === "status" && format === "json" ? io.writeError : io.write,
     format,
     color: format === "text" && shouldUseColor(io.isTerminal, io.env),
     terminal: io.isTerminal,
@@ -83,8 +91,32 @@ export async function runCommand(
   const { runtime } = run;
   const { events, provider } = await setUpLayers(plan, runtime);
   if (command === "plan") {
-    printPlan(plan, events.handlers.bind(events), io.write);
+    printPlan(plan, events.handlers.bind(events), io.write, provider);
     return 0;
+  }
+  if (command === "rollback" && !provider.supports("rollback")) {
+    throw new UnsupportedError(
+      `deploy rollback is not supported for the ${provider.label} provider`,
+    );
+  }
+  const toProblem = command === "rollback" && flags.to !== undefined
+    ? provider.checkRollbackTo(flags.to)
+    : undefined;
+  if (toProblem) throw new ConfigError(secrets.mask(toProblem));
+  if (command === "status") {
+    try {
+      return await printStatus(provider, {
+        environment: plan.core.DEPLOY_ENVIRONMENT ?? ciFromEnv(io.env).environment ?? "production",
+        cwd: io.cwd,
+        shell,
+        secrets,
+        logger,
+        format,
+        write: io.write,
+      });
+    } finally {
+      await run.cleanUp();
+    }
   }
   const stopSignals = io.handleSignals ? onSignals({ run, logger, io }) : () => {};
   try {
@@ -119,9 +151,16 @@ export async function runCommand(
       `deploy: ${ctx.commit.shortSha} "${ctx.commit.title}" to ${ctx.app} (${ctx.environment}) on ${provider.name}` +
         `, layers: ${plan.layers.map((l) => l.name).join(", ")}`,
     );
+    if (plan.core.DEPLOY_ROLLBACK_ON_FAILURE && !provider.supports("rollback")) {
+      logger.warn(
+        `DEPLOY_ROLLBACK_ON_FAILURE=true does nothing: rollback is not supported for the ${provider.label} provider`,
+      );
+    }
     const result = await runDeploy(events, ctx, {
-      mode: command === "check" ? "check" : "deploy",
+      mode: command === "check" ? "check" : command === "rollback" ? "rollback" : "deploy",
       signal: runtime.signal,
+      rollbackOnFailure: plan.core.DEPLOY_ROLLBACK_ON_FAILURE && provider.supports("rollback"),
+      ...(flags.to !== undefined ? { rollbackTo: flags.to } : {}),
     });
     logger.outcome({
       status: result.outcome,
@@ -131,8 +170,9 @@ export async function runCommand(
       sha: ctx.commit.sha,
       duration_ms: Date.now() - ctx.startedAt,
       ...(ctx.failure ? { failure: ctx.failure } : {}),
+      ...(ctx.rollingBackTo ? { rolled_back_to: rollbackName(ctx.rollingBackTo) } : {}),
     });
-    if (command === "deploy") {
+    if (command === "deploy" || command === "rollback") {
       await writeCiReport(ctx, result, {
         env: io.env,
         write: io.write,
@@ -196,6 +236,7 @@ function printPlan(
     event: EventName,
   ) => { layer: string; priority: number; description: string; soft: boolean }[],
   write: (text: string) => void,
+  provider: Provider,
 ) {
   const lines = [
     `Provider: ${plan.provider.name}`,
@@ -212,6 +253,14 @@ function printPlan(
         }`,
       );
     }
+  }
+  if (plan.core.DEPLOY_ROLLBACK_ON_FAILURE) {
+    lines.push(
+      provider.supports("rollback")
+        ? `rollback (when a step fails after the new release went live, before deploy_failed)\n` +
+          `     -  ${provider.name}: put back what ran before (migrations are not reversed)`
+        : `rollback: DEPLOY_ROLLBACK_ON_FAILURE is set, but unsupported for the ${provider.label} provider`,
+    );
   }
   write(lines.join("\n") + "\n");
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Logger } from "./logger.ts";
-import type { Provider } from "./provider.ts";
+import type { Provider, RollbackTarget } from "./provider.ts";
 import type { Secrets } from "./secrets.ts";
 import type { Shell } from "./shell.ts";
 import type { CiInfo } from "./ci.ts";
@@ -53,6 +53,20 @@ export interface FailureContext {
   exitCode?: number | null;
   /** The last lines of its output. */
   output: readonly string[];
+  /** The rollback that followed, when the new release was live and one was asked for. */
+  rollback?: RollbackOutcome;
+}
+
+/** What an automatic rollback did. All text is masked. */
+export interface RollbackOutcome {
+  /** Whether the app runs what it ran before again. */
+  ok: boolean;
+  /** What was put back: "v41", or a short sha. */
+  to: string;
+  /** The commit put back, when known. */
+  commit: string | null;
+  /** Why the rollback itself failed, when it did. */
+  error?: string;
 }
 
 /** The run's outcome, once it is known. */
@@ -98,6 +112,10 @@ export interface DeployContext {
   failure?: FailureContext;
   /** The release the provider made (Heroku's `v42`), when it names one. */
   release?: string;
+  /** Set once the provider's deploy succeeded: the app runs the new release. */
+  live?: boolean;
+  /** `deploy rollback`: what the `deploy` event puts back instead of deploying the commit. */
+  rollingBackTo?: RollbackTarget;
   /** The outcome, set before the ending event runs. */
   outcome?: Outcome;
   /** The durations of the events that ran so far. */

@@ -27,6 +27,10 @@ export const coreVariables = z.object({
       "Deploy even when the app already runs this commit (Dokku rebuilds, Heroku restarts)",
   }),
   FORCE_PUSH: flag({ description: "Push with --force when the server's branch has diverged" }),
+  DEPLOY_ROLLBACK_ON_FAILURE: flag({
+    description:
+      "When a step fails after the new release went live, put back what ran before (migrations stay)",
+  }),
   DEPLOY_LOG_FORMAT: variable(
     z.enum(["text", "json"], { error: "expected text or json" }).default("text"),
     { description: "Log format: text, or json with one object per line (--log-format)" },

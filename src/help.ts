@@ -20,7 +20,14 @@ export const EXAMPLES = `Examples:
   DOKKU_HOST=dokku@dokku.example.com APP_NAME=shop deploy check --provider dokku
 
   # deploy again the commit the app already runs, without Rails
-  FORCE_DEPLOY=true DEPLOY_LAYERS=-rails deploy`;
+  FORCE_DEPLOY=true DEPLOY_LAYERS=-rails deploy
+
+  # what runs now, as one JSON object
+  deploy status --log-format json
+
+  # put back the previous release, or a named one (Heroku v123, Dokku a commit sha)
+  deploy rollback
+  deploy rollback --to v123`;
 
 /** The variables reference: the run-wide ones, then each layer's, each variable once. */
 export function variablesHelp(layers: readonly AnyLayer[]): string {

@@ -30,7 +30,7 @@ import type { VariablesSchema } from "./variables.ts";
 import type { CoreConfig } from "./core_variables.ts";
 
 /** The kinds of layer, in the folders of `layers/`. */
-export type LayerKind = "provider" | "application" | "third_party" | "notifier";
+export type LayerKind = "provider" | "application" | "third_party" | "notifier" | "check";
 
 /** What a layer sees when it decides whether it is enabled. */
 export interface DetectInput {

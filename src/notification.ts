@@ -13,6 +13,7 @@
  */
 import { commitUrl } from "./ci.ts";
 import type { DeployContext, FailureContext } from "./context.ts";
+import { rollbackName } from "./provider.ts";
 
 /** Which moment of the run a message is about. */
 export type NotificationKind = "started" | "succeeded" | "skipped" | "failed";
@@ -56,6 +57,25 @@ export interface Notification {
   durationMs?: number;
   /** What failed, for "failed". */
   failure?: NotificationFailure;
+  /**
+   * A rollback: `manual` for `deploy rollback`, `automatic` after a failed deploy
+   * (DEPLOY_ROLLBACK_ON_FAILURE); `ok` tells whether the app runs `to` now.
+   */
+  rollback?: NotificationRollback;
+}
+
+/** What a message says about a rollback. Every string is masked. */
+export interface NotificationRollback {
+  /** `deploy rollback`, or after a failed deploy. */
+  kind: "manual" | "automatic";
+  /** What was put back: "v41 (abc1234)", or a short sha. */
+  to: string;
+  /** The commit put back, when known. */
+  commit: string | null;
+  /** Whether it worked; undefined while a manual one has not ended. */
+  ok?: boolean;
+  /** Why it failed, when it did. */
+  error?: string;
 }
 
 /** Colours of the outcomes: blue, green, grey, red. */
@@ -89,7 +109,9 @@ export function buildNotification(
   const url = commitUrl(ci, commit.sha);
   const message: Notification = {
     kind,
-    title: mask(titleOf(kind, ctx.app, ctx.environment, ctx.failure?.reason)),
+    title: mask(
+      rollbackTitle(kind, ctx) ?? titleOf(kind, ctx.app, ctx.environment, ctx.failure?.reason),
+    ),
     color: COLORS[kind],
     app: mask(ctx.app),
     environment: mask(ctx.environment),
@@ -120,7 +142,55 @@ export function buildNotification(
     if (failure.command !== undefined) message.failure.command = mask(failure.command);
     if (failure.exitCode !== undefined) message.failure.exitCode = failure.exitCode;
   }
+  const rollback = rollbackOf(ctx, kind);
+  if (rollback) message.rollback = rollback;
   return message;
+}
+
+function rollbackOf(ctx: DeployContext, kind: NotificationKind): NotificationRollback | undefined {
+  const mask = (text: string) => ctx.secrets.mask(text);
+  const auto = ctx.failure?.rollback;
+  if (kind === "failed" && auto) {
+    return {
+      kind: "automatic",
+      to: mask(auto.to),
+      commit: auto.commit,
+      ok: auto.ok,
+      ...(auto.error !== undefined ? { error: mask(auto.error) } : {}),
+    };
+  }
+  const target = ctx.rollingBackTo;
+  if (!target) return undefined;
+  return {
+    kind: "manual",
+    to: mask(rollbackName(target)),
+    commit: target.commit,
+    ...(kind === "succeeded" ? { ok: true } : kind === "failed" ? { ok: false } : {}),
+  };
+}
+
+/** The title of a rollback's messages, or undefined when the run is a plain deploy. */
+function rollbackTitle(kind: NotificationKind, ctx: DeployContext): string | undefined {
+  const where = `${ctx.app} in ${ctx.environment}`;
+  const auto = ctx.failure?.rollback;
+  if (kind === "failed" && auto && !ctx.rollingBackTo && ctx.failure?.reason === "error") {
+    return auto.ok
+      ? `Deploy of ${ctx.app} to ${ctx.environment} failed: rolled back to ${auto.to}`
+      : `Deploy of ${ctx.app} to ${ctx.environment} failed, and the rollback to ${auto.to} failed too`;
+  }
+  const target = ctx.rollingBackTo;
+  if (!target) return undefined;
+  const to = rollbackName(target);
+  switch (kind) {
+    case "started":
+      return `Rolling back ${where} to ${to}`;
+    case "succeeded":
+      return `Rolled back ${where} to ${to}`;
+    case "skipped":
+      return `Skipped rolling back ${where}: it already runs ${to}`;
+    case "failed":
+      return `Rollback of ${where} to ${to} failed`;
+  }
 }
 
 function titleOf(
@@ -279,6 +349,20 @@ export function facts(message: Notification, markup: Markup, options: FactsOptio
     if (failure.command === undefined || !failure.message.includes(failure.command)) {
       list.push({ title: "Error", value: escape(failure.message), short: false });
     }
+  }
+  const rollback = message.rollback;
+  if (rollback && rollback.kind === "automatic") {
+    list.push({
+      title: "Rollback",
+      value: rollback.ok
+        ? `rolled back to ${escape(rollback.to)}`
+        : `rollback to ${escape(rollback.to)} failed${
+          rollback.error ? `: ${escape(rollback.error)}` : ""
+        }`,
+      short: false,
+    });
+  } else if (rollback) {
+    list.push({ title: "Rolled back to", value: escape(rollback.to), short: true });
   }
   return list;
 }

@@ -32,7 +32,8 @@
  * @module
  */
 import type { z } from "zod";
-import type { Commit } from "./context.ts";
+import type { Commit, DeployContext } from "./context.ts";
+import { ConfigError } from "./errors.ts";
 import type { CoreConfig } from "./core_variables.ts";
 import { defineLayer, type Layer, type Runtime } from "./layer.ts";
 import type { Logger } from "./logger.ts";
@@ -49,6 +50,8 @@ export type ProcessAction = "restart" | "stop" | "start";
 export const CAPABILITIES = {
   "release-phase": "runs the Procfile's release: process itself, during the deploy",
   "app-json-predeploy": "runs app.json's scripts.dokku.predeploy itself, during the deploy",
+  "rollback": "puts back what ran before a deploy, or a named release (`deploy rollback`)",
+  "release-history": "tells what runs now and when it was released (`deploy status`)",
 } as const;
 
 /** A capability a layer can ask a provider about. */
@@ -74,6 +77,8 @@ export interface Provider {
   readonly app: string;
   /** Whether the provider has a capability: ask this, never compare names. */
   supports(capability: Capability): boolean;
+  /** The problem with a `deploy rollback --to` value, or undefined when it is well formed. */
+  checkRollbackTo(to: string): string | undefined;
   /** The commit the app runs now, or null when it has none (a new app). */
   deployedCommit(): Promise<string | null>;
   /** Runs a one-off command in the app's environment (a new container or dyno). */
@@ -85,6 +90,46 @@ export interface Provider {
   commandProblems?(cmd: readonly string[]): string[];
   /** Restarts, stops or starts one process type. */
   process(type: string, action: ProcessAction): Promise<void>;
+  /**
+   * What the app ran before this run's deploy, to put back on failure; null when nothing can be
+   * put back (a new app). Throws an {@linkcode UnsupportedError} without the `rollback` capability.
+   */
+  rollbackPoint(deployedBefore: string | null): Promise<RollbackTarget | null>;
+  /** Resolves `deploy rollback --to VALUE`, or without it the release before the running one. */
+  findRollback(to: string | undefined): Promise<RollbackTarget>;
+  /** Puts `target` back (a new release of it); the app runs it afterwards. */
+  rollback(target: RollbackTarget): Promise<Deployed>;
+  /** What runs now. Throws an {@linkcode UnsupportedError} without `release-history`. */
+  status(): Promise<ProviderStatus>;
+}
+
+/** A release or commit a rollback puts back. */
+export interface RollbackTarget {
+  /** The commit it runs, when known. */
+  commit: string | null;
+  /** The platform's name for it ("v41"), when it has one; Dokku names none. */
+  release?: string;
+  /** How it was found, for the log: "the release current before this deploy". */
+  reason: string;
+  /** The provider's own handle for it (Heroku's release id). @default none */
+  id?: string;
+}
+
+/** What runs on the app now, as `deploy status` tells it. */
+export interface ProviderStatus {
+  /** The commit it runs, null when it runs none. */
+  commit: string | null;
+  /** The platform's release name ("v42"), when it has one. */
+  release?: string;
+  /** When it was released or deployed, ISO 8601, when the platform tells. */
+  releasedAt?: string;
+  /** Other facts worth showing, in display order: "Stack": "heroku-24". */
+  details: Record<string, string>;
+}
+
+/** A command or capability this provider lacks: a user's mistake (exit 2). */
+export class UnsupportedError extends ConfigError {
+  override name = "UnsupportedError";
 }
 
 /** What a deploy hands back to the engine. */
@@ -111,6 +156,27 @@ export interface ProviderOperations {
   commandProblems?(cmd: readonly string[]): string[];
   /** Restarts, stops or starts one process type. */
   process(type: string, action: ProcessAction): Promise<void>;
+  /** `rollback`: what ran before this run's deploy (captured by `connect`), or null for none. */
+  rollbackPoint?(deployedBefore: string | null): Promise<RollbackTarget | null>;
+  /** `rollback`: resolves `--to`, or without it the release before the running one. */
+  findRollback?(to: string | undefined): Promise<RollbackTarget>;
+  /** `rollback`: puts `target` back. */
+  rollback?(target: RollbackTarget): Promise<Deployed | void>;
+  /** `release-history`: what runs now. */
+  status?(): Promise<ProviderStatus>;
+}
+
+/** The operations each capability needs a provider to have. */
+const CAPABILITY_OPERATIONS: Partial<Record<Capability, (keyof ProviderOperations)[]>> = {
+  "rollback": ["rollbackPoint", "findRollback", "rollback"],
+  "release-history": ["status"],
+};
+
+/** A rollback target's name in messages: "v41 (abc1234)", "v41", or "abc1234". */
+export function rollbackName(target: RollbackTarget): string {
+  const sha = target.commit?.slice(0, 7);
+  if (target.release) return sha ? `${target.release} (${sha})` : target.release;
+  return sha ?? "the previous release";
 }
 
 /** What a provider's `create` receives. */
@@ -137,6 +203,8 @@ export interface ProviderSpec<S extends VariablesSchema> {
   variables: S;
   /** What it can do beyond the required operations. @default none */
   capabilities?: readonly Capability[];
+  /** With `rollback`: what `deploy rollback --to` accepts, checked before any server is touched. */
+  rollbackTo?: { pattern: RegExp; expected: string };
   /** How `deploy plan` and the log name its steps. */
   steps: {
     /** The configure step: "connect and check the Dokku version". */
@@ -171,6 +239,19 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
       const logger = runtime.logger.indent().indent();
       const ops = await spec.create({ config, core, runtime, logger });
       const { app } = ops;
+      for (const capability of capabilities) {
+        for (const operation of CAPABILITY_OPERATIONS[capability] ?? []) {
+          if (!ops[operation]) {
+            throw new TypeError(`Provider ${spec.name} has ${capability} but no ${operation}()`);
+          }
+        }
+      }
+      const needs = <T>(capability: Capability, what: string, op: T | undefined): T => {
+        if (!capabilities.has(capability) || op === undefined) {
+          throw new UnsupportedError(`${what} is not supported for the ${spec.label} provider`);
+        }
+        return op;
+      };
       on(
         "configure",
         { priority: PROVIDER_PRIORITIES.connect, description: spec.steps.connect },
@@ -183,6 +264,10 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
           description: spec.steps.deploy(app),
         },
         async (ctx) => {
+          if (ctx.rollingBackTo) {
+            await rollBack(ctx, ctx.rollingBackTo);
+            return;
+          }
           if (ctx.deployedBefore === ctx.commit.sha) {
             ctx.logger.info(
               `${app} already runs ${ctx.commit.shortSha}; FORCE_DEPLOY=true: ${spec.steps.redeploy}`,
@@ -191,18 +276,37 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
             return;
           }
           const deployed = await ops.deploy(ctx.commit, ctx.deployedBefore ?? null);
+          // from here on the app runs the new release: a failure may put back what ran before
+          ctx.live = true;
           if (deployed?.release) ctx.release = deployed.release;
         },
       );
+      const rollBack = async (ctx: DeployContext, target: RollbackTarget) => {
+        const done = await needs("rollback", "Rollback", ops.rollback?.bind(ops))(target);
+        ctx.live = true;
+        if (done?.release) ctx.release = done.release;
+      };
       return {
         name: spec.name,
         label: spec.label,
         app,
         supports: (capability) => capabilities.has(capability),
+        checkRollbackTo: (to) =>
+          spec.rollbackTo && !spec.rollbackTo.pattern.test(to)
+            ? `--to "${to}": expected ${spec.rollbackTo.expected}`
+            : undefined,
         deployedCommit: () => ops.deployedCommit(),
         run: (cmd, options = {}) => ops.run(cmd, options),
         commandProblems: (cmd) => ops.commandProblems?.(cmd) ?? [],
         process: (type, action) => ops.process(type, action),
+        rollbackPoint: (deployedBefore) =>
+          needs("rollback", "Rollback", ops.rollbackPoint?.bind(ops))(deployedBefore),
+        findRollback: (to) => needs("rollback", "deploy rollback", ops.findRollback?.bind(ops))(to),
+        rollback: async (target) => {
+          const done = await needs("rollback", "Rollback", ops.rollback?.bind(ops))(target);
+          return done ?? {};
+        },
+        status: () => needs("release-history", "deploy status", ops.status?.bind(ops))(),
       };
     },
   });

@@ -9,6 +9,7 @@ import {
   type Ending,
   type FailureContext,
   type Outcome,
+  type RollbackOutcome,
   type Stage,
   STAGES,
 } from "./context.ts";
@@ -16,7 +17,8 @@ import { CancelledError, CommandError, errorMessage, exitCodeOf, HandlerError } 
 import { EventManager } from "./event_manager.ts";
 import type { Runtime } from "./layer.ts";
 import type { Plan } from "./plan.ts";
-import type { Provider } from "./provider.ts";
+import { readCommit } from "./git.ts";
+import { type Provider, rollbackName, type RollbackTarget } from "./provider.ts";
 import type { Secrets } from "./secrets.ts";
 import { TAIL_LINES } from "./shell.ts";
 
@@ -66,8 +68,18 @@ export interface RunResult {
 
 /** Options of {@linkcode runDeploy}. */
 export interface RunDeployOptions {
-  /** `check` runs `configure` only. @default "deploy" */
-  mode?: "deploy" | "check";
+  /**
+   * `check` runs `configure` only; `rollback` runs every event, with the provider putting back
+   * the previous release (or `rollbackTo`) instead of deploying the commit. @default "deploy"
+   */
+  mode?: "deploy" | "check" | "rollback";
+  /** `deploy rollback --to`: the release or commit to put back. @default the previous one */
+  rollbackTo?: string;
+  /**
+   * DEPLOY_ROLLBACK_ON_FAILURE: when a step fails after the new release went live, put back what
+   * ran before, then run `deploy_failed`. @default false
+   */
+  rollbackOnFailure?: boolean;
   /** Aborted with a {@linkcode CancelledError} when a signal cancels the run. */
   signal?: AbortSignal;
 }
@@ -88,6 +100,9 @@ export async function runDeploy(
     try {
       await events.emit(event, ctx, { signal });
       if (event === "configure") await learnDeployedCommit(ctx, signal);
+      if (event === "configure" && options.mode === "rollback") {
+        await chooseRollback(ctx, options.rollbackTo, signal);
+      }
       // a signal during the stage's last handler still cancels the run
       if (signal?.aborted) throw new HandlerError(event, "deploy", signal.reason);
       ok = true;
@@ -110,7 +125,15 @@ export async function runDeploy(
       ctx.logger.success("Configuration and connection are fine");
       return { outcome: "succeeded", exitCode: 0 };
     }
-    if (ctx.deployedBefore === ctx.commit.sha && !ctx.forceDeploy) {
+    const rollbackDone = ctx.rollingBackTo && ctx.rollingBackTo.release === undefined &&
+      ctx.deployedBefore === ctx.commit.sha;
+    if (rollbackDone) {
+      ctx.outcome = "skipped";
+      ctx.logger.info(`${ctx.app} already runs ${ctx.commit.shortSha}: nothing to roll back`);
+      await ending("deploy_skipped");
+      return { outcome: "skipped", exitCode: 0 };
+    }
+    if (!ctx.rollingBackTo && ctx.deployedBefore === ctx.commit.sha && !ctx.forceDeploy) {
       ctx.outcome = "skipped";
       ctx.logger.info(
         `${ctx.app} already runs ${ctx.commit.shortSha}: nothing to deploy (FORCE_DEPLOY=true deploys anyway)`,
@@ -121,13 +144,30 @@ export async function runDeploy(
     for (const event of STAGES.slice(1)) await stage(event);
     ctx.outcome = "succeeded";
     await ending("deploy_succeeded");
-    ctx.logger.success(`Deployed ${ctx.commit.shortSha} to ${ctx.app}`);
+    ctx.logger.success(
+      ctx.rollingBackTo
+        ? `Rolled back ${ctx.app} to ${rollbackName(ctx.rollingBackTo)}`
+        : `Deployed ${ctx.commit.shortSha} to ${ctx.app}`,
+    );
     return { outcome: "succeeded", exitCode: 0 };
   } catch (error: unknown) {
     ctx.failure = failureContext(error, ctx.secrets);
     ctx.outcome = "failed";
     ctx.logger.error(failureSummary(ctx.failure, options.mode ?? "deploy"));
-    if (ctx.failure.event === "post_deploy" || ctx.failure.event === "deploy_succeeded") {
+    const rollback = (options.rollbackOnFailure ?? false) &&
+      (options.mode ?? "deploy") === "deploy";
+    if (rollback && ctx.live && ctx.failure.reason === "error") {
+      const end = ctx.logger.section("rollback", "Rollback");
+      ctx.failure.rollback = await rollBack(ctx);
+      end(ctx.failure.rollback.ok ? "ok" : "failed");
+    } else if (rollback && ctx.live) {
+      ctx.logger.warn("Cancelled: not rolling back (a second signal would cut a rollback short)");
+    } else if (rollback) {
+      ctx.logger.info(`Not rolling back: ${ctx.app} still runs what it ran before`);
+    }
+    if (ctx.failure.rollback?.ok) {
+      // the retry hint below is about the new release, which no longer runs
+    } else if (ctx.failure.event === "post_deploy" || ctx.failure.event === "deploy_succeeded") {
       // the server already runs the commit, so a plain retry would skip what failed
       ctx.logger.warn(
         `${ctx.app} already runs ${ctx.commit.shortSha}: a retry of this job would skip it; ` +
@@ -137,6 +177,61 @@ export async function runDeploy(
     // `check` deploys nothing, so there is no failed deploy to announce or undo
     if (options.mode !== "check") await ending("deploy_failed");
     return { outcome: "failed", exitCode: exitCodeOf(error) };
+  }
+}
+
+/** `deploy rollback`: finds what to put back, and makes the run's commit that one. */
+async function chooseRollback(
+  ctx: DeployContext,
+  to: string | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
+  try {
+    const target = await ctx.provider.findRollback(to);
+    ctx.rollingBackTo = target;
+    if (target.commit) {
+      // the title and author, when the local history has the commit
+      const known = await readCommit(target.commit, { shell: ctx.shell, cwd: ctx.cwd })
+        .catch(() => undefined);
+      Object.assign(ctx.commit, {
+        sha: target.commit,
+        shortSha: target.commit.slice(0, 7),
+        title: known?.title ?? `Rollback to ${rollbackName(target)}`,
+        author: known?.author ?? "unknown",
+      });
+    }
+    ctx.logger.info(`Rolling back ${ctx.app} to ${rollbackName(target)}: ${target.reason}`);
+  } catch (error: unknown) {
+    throw new HandlerError("configure", ctx.provider.name, signal?.aborted ? signal.reason : error);
+  }
+}
+
+/** Puts back what ran before the deploy; never throws: the outcome says how it went. */
+async function rollBack(ctx: DeployContext): Promise<RollbackOutcome> {
+  const logger = ctx.logger.indent();
+  let target: RollbackTarget | null = null;
+  try {
+    target = await ctx.provider.rollbackPoint(ctx.deployedBefore ?? null);
+    if (!target) {
+      logger.warn(`Cannot roll back: ${ctx.app} ran nothing before this deploy`);
+      return { ok: false, to: "nothing", commit: null, error: "nothing ran before this deploy" };
+    }
+    logger.info(
+      `Rolling back ${ctx.app} to ${rollbackName(target)}, ${target.reason}. ` +
+        "Migrations are not reversed: the database keeps the new schema",
+    );
+    await ctx.provider.rollback(target);
+    logger.success(`Rolled back ${ctx.app} to ${rollbackName(target)}`);
+    return { ok: true, to: ctx.secrets.mask(rollbackName(target)), commit: target.commit };
+  } catch (error: unknown) {
+    const message = ctx.secrets.mask(errorMessage(error));
+    logger.error(`Rollback failed: ${message}`);
+    return {
+      ok: false,
+      to: target ? ctx.secrets.mask(rollbackName(target)) : "the previous release",
+      commit: target?.commit ?? null,
+      error: message,
+    };
   }
 }
 
@@ -168,8 +263,12 @@ export function failureContext(error: unknown, secrets: Secrets): FailureContext
   return failure;
 }
 
-function failureSummary(failure: FailureContext, mode: "deploy" | "check"): string {
-  const what = mode === "check" ? "Check failed" : "Deploy failed";
+function failureSummary(failure: FailureContext, mode: "deploy" | "check" | "rollback"): string {
+  const what = mode === "check"
+    ? "Check failed"
+    : mode === "rollback"
+    ? "Rollback failed"
+    : "Deploy failed";
   const head = failure.reason === "cancelled"
     ? `${what}: ${failure.message.replace(/^C/, "c")} during ${failure.event} (${failure.layer})`
     : `${what}: ${failure.layer} failed during ${failure.event}: ${failure.message}`;

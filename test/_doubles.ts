@@ -7,7 +7,12 @@
  * @module
  */
 import { CommandError } from "../src/errors.ts";
-import type { Capability, ProcessAction, Provider } from "../src/provider.ts";
+import {
+  type Capability,
+  type ProcessAction,
+  type Provider,
+  UnsupportedError,
+} from "../src/provider.ts";
 import {
   type CommandOutput,
   commandText,
@@ -124,6 +129,12 @@ export function recordingProvider(options: RecordingProviderOptions = {}): Recor
       calls.push({ kind: "process", type, action });
       return Promise.resolve();
     },
+    // no rollback or release history: the engine's "unsupported" paths
+    checkRollbackTo: () => undefined,
+    rollbackPoint: () => Promise.reject(new UnsupportedError("Rollback is not supported")),
+    findRollback: () => Promise.reject(new UnsupportedError("Rollback is not supported")),
+    rollback: () => Promise.reject(new UnsupportedError("Rollback is not supported")),
+    status: () => Promise.reject(new UnsupportedError("deploy status is not supported")),
   };
 }
 

@@ -133,10 +133,21 @@ Deno.test("action-run passes plan and check, and extra args as words without run
   await t.step("check", async () => {
     assert.deepEqual((await actionRun({ DEPLOY_INPUT_COMMAND: "check" })).args, ["check"]);
   });
+  await t.step("rollback with --to, and status", async () => {
+    const rollback = await actionRun({
+      DEPLOY_INPUT_COMMAND: "rollback",
+      DEPLOY_INPUT_ARGS: "--to v41",
+    });
+    assert.deepEqual(rollback.args, ["rollback", "--to", "v41"]);
+    assert.deepEqual((await actionRun({ DEPLOY_INPUT_COMMAND: "status" })).args, ["status"]);
+  });
   await t.step("an unknown command is refused with exit code 2", async () => {
     const result = await actionRun({ DEPLOY_INPUT_COMMAND: "rm -rf" });
     assert.equal(result.code, 2);
-    assert.match(result.stdout, /::error::deploy action: command must be deploy, plan or check/);
+    assert.match(
+      result.stdout,
+      /::error::deploy action: command must be deploy, plan, check, rollback or status/,
+    );
     assert.deepEqual(result.args, []);
   });
 });

@@ -12,6 +12,7 @@ const FOLDERS: Record<string, LayerKind> = {
   applications: "application",
   third_parties: "third_party",
   notifiers: "notifier",
+  checks: "check",
 };
 
 /**

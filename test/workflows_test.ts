@@ -145,6 +145,17 @@ Deno.test("the GitLab template only defines hidden jobs around a .deploy job", a
     assert.equal(template[job!]!.extends, ".deploy");
     assert.deepEqual(template[job!]!.environment, { name: environment });
   }
+  // a manual rollback job per environment, with --to only when DEPLOY_ROLLBACK_TO is set
+  const rollback = template[".deploy:rollback"]!;
+  assert.deepEqual(rollback.script, [
+    'deploy rollback ${DEPLOY_ROLLBACK_TO:+--to "$DEPLOY_ROLLBACK_TO"}',
+  ]);
+  assert.equal((rollback.rules as Record<string, unknown>[])[0]!.when, "manual");
+  for (const environment of ["staging", "production"]) {
+    const job = template[`.deploy:${environment}:rollback`]!;
+    assert.equal(job.extends, ".deploy:rollback");
+    assert.deepEqual(job.environment, { name: environment });
+  }
   const text = await Deno.readTextFile(`${ROOT}${file}`);
   assert.match(
     text,

@@ -55,6 +55,16 @@ export function webhookPayload(message: Notification): Record<string, unknown> {
         output: failure.output,
       }
       : null,
+    // additive in version 1: null unless the run rolled back (deploy rollback, or after a failure)
+    rollback: message.rollback
+      ? {
+        kind: message.rollback.kind,
+        to: message.rollback.to,
+        commit: message.rollback.commit,
+        ok: message.rollback.ok ?? null,
+        error: message.rollback.error ?? null,
+      }
+      : null,
     tool: { name: "deploy", version: VERSION },
   };
 }

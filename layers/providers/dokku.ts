@@ -43,6 +43,13 @@ import {
   parseDokkuVersion,
   parseReport,
 } from "./dokku/server.ts";
+import {
+  DOKKU_ROLLBACK_TO,
+  dokkuRollback,
+  dokkuRollbackPoint,
+  findDokkuRollback,
+} from "./dokku/rollback.ts";
+import { dokkuStatus } from "./dokku/status.ts";
 
 export { DOKKU_APP_NAME, parseDokkuHost };
 
@@ -95,7 +102,8 @@ export default defineProvider({
   label: "Dokku",
   description: "Deploys to a Dokku server over SSH",
   variables,
-  capabilities: ["release-phase", "app-json-predeploy"],
+  capabilities: ["release-phase", "app-json-predeploy", "rollback", "release-history"],
+  rollbackTo: { pattern: DOKKU_ROLLBACK_TO, expected: "a commit sha (7 to 40 hex digits)" },
   steps: {
     connect: "connect, check the Dokku version, the app and its deploy branch",
     deploy: (app) => `push the commit to ${app}`,
@@ -193,6 +201,16 @@ export default defineProvider({
       const source = deploySourceOf(parseReport(apps.stdout));
       return { version, branch: wanted, ...(source ? { deployed: source.sha } : {}) };
     }
+    // rollback and status push to and read the branch Dokku deploys, known once configure ran
+    const history = {
+      git,
+      url,
+      get branch() {
+        return server?.branch ?? config.DOKKU_BRANCH ?? "master";
+      },
+      app,
+      logger,
+    };
 
     return {
       app,
@@ -364,6 +382,15 @@ export default defineProvider({
           timeoutMs: PS_TIMEOUT_MS,
         });
       },
+      rollbackPoint: (deployedBefore) => Promise.resolve(dokkuRollbackPoint(deployedBefore)),
+      findRollback: (to) => findDokkuRollback(history, to),
+      rollback: (target) => dokkuRollback(history, target),
+      status: () =>
+        dokkuStatus({
+          ...history,
+          host: target.host,
+          dokku: (args) => dokku(args, { noThrow: true, timeoutMs: PS_TIMEOUT_MS }),
+        }),
     };
 
     /** The commit apps:report says Dokku deployed last (Dokku >= 0.26). */

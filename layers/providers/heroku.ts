@@ -14,6 +14,14 @@ import { seconds, variable } from "../../src/variables.ts";
 import { deployCommit } from "./heroku/deploy.ts";
 import { currentRelease } from "./heroku/release.ts";
 import { runOneOff } from "./heroku/run.ts";
+import { createHistoryApi } from "./heroku/history.ts";
+import {
+  findHerokuRollback,
+  HEROKU_ROLLBACK_TO,
+  herokuRollback,
+  herokuRollbackPoint,
+} from "./heroku/rollback.ts";
+import { herokuStatus } from "./heroku/status.ts";
 
 /** Heroku's rule for app names: lowercase letters, digits and dashes, starting with a letter. */
 export const HEROKU_APP_NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
@@ -87,7 +95,8 @@ export default defineProvider({
     "Deploys to Heroku: git push over HTTPS, then follows the release through the Platform API",
   variables,
   // Heroku runs the Procfile's release: process before it releases
-  capabilities: ["release-phase"],
+  capabilities: ["release-phase", "rollback", "release-history"],
+  rollbackTo: { pattern: HEROKU_ROLLBACK_TO, expected: "a release as v123, 123, or a release id" },
   steps: {
     connect: "check the API key and the app",
     deploy: (app) => `push the commit to ${app} and follow its release`,
@@ -121,6 +130,22 @@ export default defineProvider({
     };
     let versionBefore = 0;
     let releasesAtStart: HerokuRelease[] | undefined;
+    let releaseBefore: HerokuRelease | undefined;
+    const history = createHistoryApi({
+      apiUrl: config.HEROKU_API_URL,
+      apiKey,
+      fetch: runtime.fetch,
+      secrets: runtime.secrets,
+      signal: runtime.undoSignal,
+    });
+    const rollbackDeps = {
+      api,
+      history,
+      app,
+      logger,
+      timeoutMs: config.HEROKU_RELEASE_TIMEOUT * 1000,
+      signal: runtime.undoSignal,
+    };
 
     return {
       app,
@@ -133,6 +158,7 @@ export default defineProvider({
         releasesAtStart = releases;
         versionBefore = releases[0]?.version ?? 0;
         const current = currentRelease(releases);
+        releaseBefore = current;
         const latest = releases[0];
         const newer = latest && latest !== current
           ? `; latest v${latest.version} is ${latest.status}`
@@ -192,6 +218,11 @@ export default defineProvider({
         }
         logger.info(`${action}: ${type} dynos of ${app}`);
       },
+      rollbackPoint: (deployedBefore) =>
+        Promise.resolve(herokuRollbackPoint(releaseBefore, deployedBefore)),
+      findRollback: (to) => findHerokuRollback(rollbackDeps, to),
+      rollback: (target) => herokuRollback(rollbackDeps, target),
+      status: () => herokuStatus(api, history, app),
     };
   },
 });

@@ -477,6 +477,7 @@ export class Platform {
       app: { id: app.id, name: app.name },
       user: { email: "deployer@example.com", id: crypto.randomUUID() },
       addon_plan_names: [],
+      eligible_for_rollback: release.status === "succeeded" && release.slugId !== null,
       created_at: release.createdAt,
       updated_at: release.updatedAt,
     };
@@ -533,11 +534,29 @@ export class Platform {
   }
 
   #createRelease(app: AppState, input: Record<string, unknown>): Response {
+    if (input.release !== undefined) return this.#rollback(app, input);
     const slug = app.slugs.get(String(input.slug ?? ""));
     if (!slug) return error(422, "invalid_params", "Couldn't find that slug.");
     const phase = this.releasePhase ?? ("release" in slug.processTypes ? {} : null);
     const description = typeof input.description === "string" ? input.description : "Deploy";
     return json(201, this.#releaseJson(app, this.#deploy(app, slug, description, phase)));
+  }
+
+  // The "Rollback" link of heroku/platform-api schema.json (4f4f592, lines 12654-12676): POST
+  // /apps/{app}/releases with a release id makes a new release of that release's slug (and config
+  // vars, not modelled here), described "Rollback to vN" as `heroku releases` lists it; the release
+  // phase runs again (heroku/cli src/commands/releases/rollback.ts, c5fbf4b, lines 42-51 stream it)
+  #rollback(app: AppState, input: Record<string, unknown>): Response {
+    const target = app.releases.find((r) => r.id === input.release);
+    if (!target) return error(404, "not_found", "Couldn't find that release.", "release");
+    const slug = target.slugId ? app.slugs.get(target.slugId) : undefined;
+    // how Heroku refuses an ineligible release is not documented: a 422 like other bad params
+    if (!slug || target.status !== "succeeded") {
+      return error(422, "invalid_params", `Release v${target.version} cannot be rolled back to.`);
+    }
+    const phase = this.releasePhase ?? ("release" in slug.processTypes ? {} : null);
+    const release = this.#deploy(app, slug, `Rollback to v${target.version}`, phase);
+    return json(201, this.#releaseJson(app, release));
   }
 
   #createDyno(app: AppState, input: Record<string, unknown>): Response {
