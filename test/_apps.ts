@@ -73,6 +73,8 @@ export function dokkuEnv(
     APP_NAME: "shop",
     SSH_PRIVATE_KEY: sandbox.privateKey,
     SSH_KNOWN_HOSTS: sandbox.knownHosts,
+    // the sandbox starts without the app: the first deploy creates it, as a user would opt in to
+    DOKKU_CREATE_APP: "true",
     ...extra,
   };
 }
