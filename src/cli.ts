@@ -12,7 +12,7 @@ import { VERSION } from "./version.ts";
 
 /** What a parsed command line asks for. */
 export type Invocation =
-  | { kind: "run"; command: "deploy" | "check" | "plan"; flags: CommandFlags }
+  | { kind: "run"; command: "deploy" | "check" | "plan" | "destroy"; flags: CommandFlags }
   | { kind: "exit"; code: number };
 
 /** Options of {@linkcode parseCommandLine}. */
@@ -40,7 +40,8 @@ export function parseCommandLine(
       .addOption(new Option("--force", "deploy even when the app runs this commit (FORCE_DEPLOY)"))
       .addOption(new Option("--force-push", "push with --force (FORCE_PUSH)"))
       .addOption(new Option("--config <path>", "settings file (default: deploy.yml when present)"))
-      .addOption(new Option("--log-format <format>", "text or json (DEPLOY_LOG_FORMAT)"));
+      .addOption(new Option("--log-format <format>", "text or json (DEPLOY_LOG_FORMAT)"))
+      .addOption(new Option("--review", "deploy to the branch's review app (DEPLOY_REVIEW)"));
   const program = withRunOptions(new Command("deploy"))
     .description(
       "Deploys the current commit to Dokku or Heroku, with the layers its variables enable",
@@ -62,6 +63,7 @@ export function parseCommandLine(
         "print the enabled layers and each event's handlers in run order, touching no server",
       ],
       ["check", "run configure only: check the variables and the connection"],
+      ["destroy", "with --review: destroy the branch's review app, only one deploy created"],
     ] as const
   ) {
     program.addCommand(

@@ -20,6 +20,7 @@ import { Secrets } from "./secrets.ts";
 import { createShell } from "./shell.ts";
 import { isSecret } from "./variables.ts";
 import { writeCiReport } from "./ci_report.ts";
+import { destroyReview, reviewEnvironment, writeReviewDotenv } from "./review_command.ts";
 
 /** The flags every command takes. */
 export interface CommandFlags {
@@ -37,6 +38,8 @@ export interface CommandFlags {
   config?: string;
   /** --log-format */
   logFormat?: string;
+  /** --review */
+  review?: boolean;
 }
 
 /** The process around a command; tests hand in their own. */
@@ -59,13 +62,18 @@ export interface Io {
 
 /** Runs one command and returns its exit code. */
 export async function runCommand(
-  command: "deploy" | "check" | "plan",
+  command: "deploy" | "check" | "plan" | "destroy",
   flags: CommandFlags,
   layers: readonly AnyLayer[],
   io: Io,
 ): Promise<number> {
   const secrets = new Secrets();
   const plan = await loadPlan(flags, layers, io, secrets);
+  if (command === "destroy" && !plan.core.DEPLOY_REVIEW) {
+    throw new ConfigError(
+      "deploy destroy removes review apps only: add --review (or DEPLOY_REVIEW=true)",
+    );
+  }
   const format = plan.core.DEPLOY_LOG_FORMAT;
   const logger = createLogger({
     secrets,
@@ -86,6 +94,13 @@ export async function runCommand(
     printPlan(plan, events.handlers.bind(events), io.write);
     return 0;
   }
+  if (command === "destroy") {
+    try {
+      return await destroyReview(provider, { logger, env: io.env, format });
+    } finally {
+      await run.cleanUp();
+    }
+  }
   const stopSignals = io.handleSignals ? onSignals({ run, logger, io }) : () => {};
   try {
     const ci = ciFromEnv(io.env);
@@ -102,7 +117,8 @@ export async function runCommand(
     if (ci.title) commit.title = ci.title;
     const ctx: DeployContext = {
       app: provider.app,
-      environment: plan.core.DEPLOY_ENVIRONMENT ?? ci.environment ?? "production",
+      environment: plan.core.DEPLOY_ENVIRONMENT ?? ci.environment ??
+        (provider.review ? reviewEnvironment(io.env, commit.ref) : "production"),
       commit,
       ci,
       provider,
@@ -131,7 +147,16 @@ export async function runCommand(
       sha: ctx.commit.sha,
       duration_ms: Date.now() - ctx.startedAt,
       ...(ctx.failure ? { failure: ctx.failure } : {}),
+      ...(ctx.review
+        ? {
+          review_app: { parent: ctx.review.parent, created: ctx.review.created },
+          url: ctx.review.url,
+        }
+        : {}),
     });
+    if (command === "deploy" && ctx.review) {
+      await writeReviewDotenv(ctx.review, { env: io.env, cwd: io.cwd, logger });
+    }
     if (command === "deploy") {
       await writeCiReport(ctx, result, {
         env: io.env,
@@ -160,6 +185,7 @@ async function loadPlan(
     DEPLOY_ENVIRONMENT: flags.environment,
     FORCE_DEPLOY: flags.force ? "true" : undefined,
     FORCE_PUSH: flags.forcePush ? "true" : undefined,
+    DEPLOY_REVIEW: flags.review ? "true" : undefined,
     DEPLOY_LOG_FORMAT: flags.logFormat,
   };
   const known = new Set<string>(Object.keys(coreVariables.shape));

@@ -38,6 +38,8 @@ import { defineLayer, type Layer, type Runtime } from "./layer.ts";
 import type { Logger } from "./logger.ts";
 import type { CommandOutput } from "./shell.ts";
 import type { VariablesSchema } from "./variables.ts";
+import { reviewVariables } from "./review.ts";
+import { type ReviewHandle, type ReviewSpec, setUpReview } from "./review_engine.ts";
 
 /** What {@linkcode Provider.process} can do to a process type. */
 export type ProcessAction = "restart" | "stop" | "start";
@@ -48,6 +50,9 @@ export type ProcessAction = "restart" | "stop" | "start";
  */
 export const CAPABILITIES = {
   "release-phase": "runs the Procfile's release: process itself, during the deploy",
+  "app-creation":
+    "creates an app from another one (its config, without deploying it) and destroys it",
+  "review-apps": "deploys review apps: one app per branch, created from APP_NAME (deploy --review)",
 } as const;
 
 /** A capability a layer can ask a provider about. */
@@ -79,6 +84,8 @@ export interface Provider {
   run(cmd: readonly string[], options?: ProviderRunOptions): Promise<CommandOutput>;
   /** Restarts, stops or starts one process type. */
   process(type: string, action: ProcessAction): Promise<void>;
+  /** The review app of this run, with DEPLOY_REVIEW=true on a provider that has review apps. */
+  readonly review?: ReviewHandle;
 }
 
 /** What a deploy hands back to the engine. */
@@ -140,6 +147,11 @@ export interface ProviderSpec<S extends VariablesSchema> {
   };
   /** Makes the operations of one run. It touches no server: that starts with `connect`. */
   create(input: ProviderInput<z.output<S>>): ProviderOperations | Promise<ProviderOperations>;
+  /**
+   * Review apps (the "review-apps" and "app-creation" capabilities): the platform's name rule and
+   * the operations that create, mark and destroy an app. Without it, `--review` exits 2.
+   */
+  review?: ReviewSpec<z.output<S>>;
 }
 
 /** When the engine's provider handlers run: first in configure, and the deploy itself. */
@@ -152,16 +164,26 @@ export const PROVIDER_PRIORITIES = { connect: 10, deploy: 100 } as const;
  */
 export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>): Layer<S> {
   const capabilities = new Set(spec.capabilities ?? []);
+  if (capabilities.has("review-apps") !== (spec.review !== undefined)) {
+    throw new TypeError(
+      `Provider ${spec.name}: the review-apps capability goes with a review spec`,
+    );
+  }
   return defineLayer({
     name: spec.name,
     kind: "provider",
     description: spec.description,
-    variables: spec.variables,
-    enabled: ({ vars }) => vars.DEPLOY_PROVIDER === spec.name,
+    // review apps add their variables (REVIEW_APP_NAME...); safeExtend keeps the refinements
+    variables: (spec.review
+      ? spec.variables.safeExtend({ ...reviewVariables, ...spec.review.variables })
+      : spec.variables) as S,
+    enabled: ({ vars }) =>
+      vars.DEPLOY_PROVIDER === spec.name,
     async setup({ config, core, on, runtime }): Promise<Provider> {
       // the provider writes under the handler's line, as a handler's own ctx.logger does
       const logger = runtime.logger.indent().indent();
-      const ops = await spec.create({ config, core, runtime, logger });
+      const review = await setUpReview(spec, { config, core, runtime, logger }, on);
+      const ops = await spec.create({ config: review?.config ?? config, core, runtime, logger });
       const { app } = ops;
       on(
         "configure",
@@ -194,6 +216,7 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
         deployedCommit: () => ops.deployedCommit(),
         run: (cmd, options = {}) => ops.run(cmd, options),
         process: (type, action) => ops.process(type, action),
+        ...(review ? { review: review.handle } : {}),
       };
     },
   });

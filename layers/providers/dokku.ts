@@ -22,6 +22,7 @@ import {
   sshCommandText,
   versionCommand,
 } from "./dokku/commands.ts";
+import { dokkuReview } from "./dokku/review.ts";
 
 export { DOKKU_APP_NAME, parseDokkuHost };
 
@@ -58,6 +59,8 @@ export default defineProvider({
   label: "Dokku",
   description: "Deploys to a Dokku server over SSH",
   variables,
+  capabilities: ["app-creation", "review-apps"],
+  review: dokkuReview<z.output<typeof variables>>(),
   steps: {
     connect: "connect and check the Dokku version",
     deploy: (app) => `push the commit to ${app}`,

@@ -20,6 +20,7 @@ import {
   releaseCommand,
 } from "./heroku/release.ts";
 import { runOneOff } from "./heroku/run.ts";
+import { herokuReview } from "./heroku/review.ts";
 
 /** Heroku's rule for app names: lowercase letters, digits and dashes, starting with a letter. */
 export const HEROKU_APP_NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
@@ -88,7 +89,8 @@ export default defineProvider({
     "Deploys to Heroku: git push over HTTPS, then follows the release through the Platform API",
   variables,
   // Heroku runs the Procfile's release: process before it releases
-  capabilities: ["release-phase"],
+  capabilities: ["release-phase", "app-creation", "review-apps"],
+  review: herokuReview<z.output<typeof variables>>(),
   steps: {
     connect: "check the API key and the app",
     deploy: (app) => `push the commit to ${app} and follow its release`,
