@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ConfigError, DeployError, errorMessage } from "./errors.ts";
+import { CommandError, ConfigError, DeployError, errorMessage } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { Secrets } from "./secrets.ts";
 import { variable } from "./variables.ts";
@@ -222,15 +222,13 @@ export async function ensureReviewApp(
   try {
     await ops.configure({ ...target, vars: { ...options.config, [REVIEW_MARK]: parent } });
   } catch (error: unknown) {
-    logger.error(
-      `Configuring review app ${app} failed (${errorMessage(error)}): destroying it again`,
-    );
+    logger.error(`Configuring review app ${app} failed (${reason(error)}): destroying it again`);
     await ops.destroy(app).then(
       () => logger.info(`Destroyed ${app}, created by this run`),
       (undo: unknown) =>
         logger.error(`Cannot destroy ${app}: ${errorMessage(undo)}; destroy it by hand`),
     );
-    throw new DeployError(`Cannot configure the new review app ${app}: ${errorMessage(error)}`, {
+    throw new DeployError(`Cannot configure the new review app ${app}: ${reason(error)}`, {
       cause: error,
     });
   }
@@ -278,7 +276,7 @@ function notOurs(app: string, parent: string, mark: string | null, what: string)
 
 /** A creation the platform refused: a taken name is the user's to fix (exit 2), the rest exit 1. */
 function refused(error: unknown, app: string, label: string): Error {
-  const message = errorMessage(error);
+  const message = reason(error);
   if (/already taken|already exists|name is taken/i.test(message)) {
     return new ConfigError(
       `${label} refused to create review app "${app}": ${message}; set REVIEW_APP_NAME to another name`,
@@ -288,6 +286,14 @@ function refused(error: unknown, app: string, label: string): Error {
   return new DeployError(`${label} refused to create review app "${app}": ${message}`, {
     cause: error,
   });
+}
+
+/** An error's message, and for a failed command the server's last word (` !     Name is taken`). */
+function reason(error: unknown): string {
+  const said = error instanceof CommandError
+    ? error.output.map((line) => line.replace(/^\s*!\s+/, "").trim()).filter(Boolean).at(-1)
+    : undefined;
+  return said ? `${said} (${errorMessage(error)})` : errorMessage(error);
 }
 
 async function urlOf(ops: ReviewOperations, app: string): Promise<{ url?: string }> {

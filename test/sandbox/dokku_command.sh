@@ -89,6 +89,10 @@ create_app() {
   chmod +x "$repo/hooks/pre-receive"
 }
 
+# Review-app commands (apps:clone, apps:destroy, config:*, domains:set, url) live in a file of their own.
+# shellcheck source-path=SCRIPTDIR source=dokku_apps.sh
+source "${BASH_SOURCE[0]%/*}/dokku_apps.sh"
+
 # One line per call: at_ms TAB base64(raw command) TAB base64(arg) ... (single append => atomic).
 record() {
   local line arg
@@ -251,6 +255,9 @@ case "$cmd" in
     exec -- "$@"
     ;;
   *)
+    apps_command "$cmd" "$@"
+    status=$?
+    [[ $status -eq 127 ]] || exit "$status"
     # shellcheck disable=SC2016 # the backticks are literal, as in Dokku's message
     printf -- ' !     `%s` is not a dokku command.\n' "$cmd${*:+ $*}" >&2
     # shellcheck disable=SC2016

@@ -43,9 +43,19 @@ export function cloneCommand(parent: string, app: string): string[] {
   return ["apps:clone", "--skip-deploy", parent, app];
 }
 
-/** `config:set --no-restart APP KEY=VALUE...` (plugins/config/src/subcommands/subcommands.go). */
+/**
+ * `--quiet config:set --no-restart APP KEY=VALUE...` (plugins/config/src/subcommands/subcommands.go).
+ * `--quiet` keeps Dokku from echoing the values (plugins/config/config.go prints them unless
+ * DOKKU_QUIET_OUTPUT is set); they are masked anyway.
+ */
 export function configSetCommand(app: string, vars: Record<string, string>): string[] {
-  return ["config:set", "--no-restart", app, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
+  return [
+    "--quiet",
+    "config:set",
+    "--no-restart",
+    app,
+    ...Object.entries(vars).map(([k, v]) => `${k}=${v}`),
+  ];
 }
 
 /** `config:get APP KEY`: the value, or exit 1 when the key is unset. */
@@ -58,9 +68,12 @@ export function domainsSetCommand(app: string, domain: string): string[] {
   return ["domains:set", app, domain];
 }
 
-/** `--force apps:destroy APP`: no confirmation (dokku-deploy line 72 puts --force first). */
+/**
+ * `apps:destroy --force APP`: no confirmation (plugins/apps/src/subcommands/subcommands.go line 36
+ * declares the flag; dokku-deploy line 72 passes it as the global `--force` instead).
+ */
 export function destroyCommand(app: string): string[] {
-  return ["--force", "apps:destroy", app];
+  return ["apps:destroy", "--force", app];
 }
 
 /** `url APP`: the app's first URL (plugins/00_dokku-standard/subcommands/url). */
@@ -120,12 +133,16 @@ function dokkuReviewOperations<C extends DokkuReviewConfig>(
       runtime.defer(() => opened.close(), () => opened.closeNow());
       return opened;
     });
-  const dokku = async (args: string[], options: RunOptions = {}) =>
-    runtime.shell.run((await ssh()).command(target, sshCommandText(args)), {
+  const dokku = async (args: string[], options: RunOptions = {}) => {
+    const argv = (await ssh()).command(target, sshCommandText(args));
+    // ssh reads options after the destination too: `--` keeps `--quiet config:set` a command
+    argv.splice(argv.length - 1, 0, "--");
+    return await runtime.shell.run(argv, {
       timeoutMs: TIMEOUT_MS,
       ...options,
       display: options.display ?? `dokku ${commandText(args)}`,
     });
+  };
   return {
     async exists(app) {
       const result = await dokku(existsCommand(app), { noThrow: true });
