@@ -179,6 +179,9 @@ export class Platform {
   readonly dynos: DynoRecord[] = [];
   readonly failures: InjectedFailure[] = [];
   releasePhase: ReleasePhase | null = null;
+  /** Routes of other files (heroku_review.ts), asked first after authentication. */
+  readonly extraRoutes:
+    ((method: string, parts: string[], body: unknown) => Response | undefined)[] = [];
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #dynoNumber = 1000;
 
@@ -339,6 +342,10 @@ export class Platform {
       return error(401, "unauthorized", "Invalid credentials provided.");
     }
     const parts = path.split("/").filter((p) => p !== "").map(decodeURIComponent);
+    for (const extra of this.extraRoutes) {
+      const answer = extra(method, parts, body);
+      if (answer) return answer;
+    }
     if (parts[0] !== "apps" || parts[1] === undefined) {
       return error(404, "not_found", "The requested API endpoint was not found.");
     }
