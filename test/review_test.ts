@@ -29,6 +29,8 @@ import {
 import { setUpReview } from "../src/review_engine.ts";
 import { REVIEW_DOTENV, reviewEnvironment, writeReviewDotenv } from "../src/review_command.ts";
 import { Secrets } from "../src/secrets.ts";
+import { buildNotification, facts, MARKDOWN } from "../src/notification.ts";
+import { fakeContext } from "./_deploy_context.ts";
 
 function logger() {
   const lines: string[] = [];
@@ -368,4 +370,22 @@ Deno.test("writeReviewDotenv writes the GitLab dotenv artifact on GitLab only", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a review deploy's notification says it is a review app of the parent and gives its URL", () => {
+  const { ctx } = fakeContext();
+  ctx.review = {
+    parent: "shop",
+    app: "shop-login",
+    created: true,
+    url: "https://shop-login.example.com",
+  };
+  const message = buildNotification(ctx, "succeeded");
+  assert.match(message.title, /\(review app of shop\)$/);
+  assert.deepEqual(message.review, { parent: "shop", url: "https://shop-login.example.com" });
+  const fact = facts(message, MARKDOWN).find((f) => f.title === "Review app");
+  assert.equal(fact?.value, "[https://shop-login.example.com](https://shop-login.example.com)");
+  const plain = buildNotification(fakeContext().ctx, "succeeded");
+  assert.equal(plain.review, undefined);
+  assert.ok(!facts(plain, MARKDOWN).some((f) => f.title === "Review app"));
 });
