@@ -183,7 +183,12 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
       // the provider writes under the handler's line, as a handler's own ctx.logger does
       const logger = runtime.logger.indent().indent();
       const review = await setUpReview(spec, { config, core, runtime, logger }, on);
-      const ops = await spec.create({ config: review?.config ?? config, core, runtime, logger });
+      const ops = await spec.create({
+        config: review?.config ?? config,
+        core: review?.core ?? core,
+        runtime,
+        logger,
+      });
       const { app } = ops;
       on(
         "configure",
@@ -197,6 +202,14 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
           description: spec.steps.deploy(app),
         },
         async (ctx) => {
+          // a review app cloned in this run holds commits in its repo but has built none of them
+          if (review?.fresh() && await ops.deployedCommit() === ctx.commit.sha) {
+            ctx.logger.info(
+              `${app} is new and holds ${ctx.commit.shortSha}: ${spec.steps.redeploy}`,
+            );
+            await ops.redeploy(ctx.commit);
+            return;
+          }
           if (ctx.deployedBefore === ctx.commit.sha) {
             ctx.logger.info(
               `${app} already runs ${ctx.commit.shortSha}; FORCE_DEPLOY=true: ${spec.steps.redeploy}`,
@@ -213,7 +226,7 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
         label: spec.label,
         app,
         supports: (capability) => capabilities.has(capability),
-        deployedCommit: () => ops.deployedCommit(),
+        deployedCommit: () => review?.fresh() ? Promise.resolve(null) : ops.deployedCommit(),
         run: (cmd, options = {}) => ops.run(cmd, options),
         process: (type, action) => ops.process(type, action),
         ...(review ? { review: review.handle } : {}),

@@ -8,6 +8,7 @@
  */
 import type { z } from "zod";
 import { ConfigError } from "./errors.ts";
+import type { CoreConfig } from "./core_variables.ts";
 import type { On } from "./event_manager.ts";
 import { currentBranch } from "./git.ts";
 import type { Logger } from "./logger.ts";
@@ -52,6 +53,18 @@ export interface ReviewHandle {
   destroy(logger: Logger): Promise<DestroyOutcome>;
 }
 
+/** What {@linkcode setUpReview} hands `defineProvider`. */
+export interface ReviewSetUp<C> {
+  /** The provider's variables, aimed at the review app. */
+  config: C;
+  /** The run-wide settings of the review app's deploy. */
+  core: CoreConfig;
+  /** Whether this run created the review app (it runs nothing yet, whatever its git repo holds). */
+  fresh(): boolean;
+  /** For `deploy destroy --review`. */
+  handle: ReviewHandle;
+}
+
 /** What the provider needs to know of its spec. */
 interface ReviewProvider<C> {
   name: string;
@@ -68,7 +81,7 @@ export async function setUpReview<C>(
   spec: ReviewProvider<C>,
   input: ProviderInput<C>,
   on: On,
-): Promise<{ config: C; handle: ReviewHandle } | undefined> {
+): Promise<ReviewSetUp<C> | undefined> {
   if (!input.core.DEPLOY_REVIEW) return undefined;
   const review = spec.review;
   if (!review) {
@@ -105,6 +118,7 @@ export async function setUpReview<C>(
   maskReviewConfig(reviewConfig, runtime.secrets);
   const ops = review.create(input);
   const target = { parent, app };
+  let created = false;
   on("configure", {
     priority: REVIEW_PRIORITY,
     description: `create review app ${app} from ${parent} when it is missing`,
@@ -114,9 +128,14 @@ export async function setUpReview<C>(
       label: spec.label,
       config: reviewConfig.vars,
     });
+    created = ctx.review.created;
   });
   return {
     config: review.target(config, app),
+    // a review app follows its branch, which may be rebased, and a Dokku clone starts with the
+    // parent's branch, which the review branch need not contain: its pushes always overwrite
+    core: { ...input.core, FORCE_PUSH: true },
+    fresh: () => created,
     handle: {
       parent,
       app,

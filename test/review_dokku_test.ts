@@ -3,7 +3,7 @@
  * command that models apps:clone, config:set/get, domains:set, apps:destroy and url), real git.
  */
 import assert from "node:assert/strict";
-import { addCommit, type CliResult, makeRepo, runCli } from "./_cli.ts";
+import { addCommit, type CliResult, git, makeRepo, runCli } from "./_cli.ts";
 import { type DokkuSandbox, startDokkuSandbox } from "./sandbox/dokku.ts";
 import {
   dokkuAppExists,
@@ -181,5 +181,24 @@ Deno.test("Dokku review app that fails to configure is destroyed again; a taken 
     const taken = await cli(["--review"], repo, env(sandbox));
     assert.equal(taken.code, 2, taken.all);
     assert.match(taken.all, /refused to create review app "shop-feature-login".*REVIEW_APP_NAME/);
+  });
+});
+
+Deno.test("Dokku review app: a clone holding the commit is built (ps:rebuild), and a branch behind the parent's is pushed over the clone's history", async () => {
+  await withParent(async (sandbox, repo) => {
+    const first = await sandbox.deployedSha(PARENT);
+    const same = await cli(["--review"], repo, env(sandbox, { REVIEW_APP_NAME: "shop-same" }));
+    assert.equal(same.code, 0, same.all);
+    assert.doesNotMatch(same.all, /nothing to deploy/);
+    assert.ok((await sandbox.calls()).some((c) => c.argv.join(" ") === "ps:rebuild shop-same"));
+
+    await addCommit(repo, { files: { "main.rb": "newer\n" }, message: "Newer on main" });
+    const parent = await cli([], repo, env(sandbox));
+    assert.equal(parent.code, 0, parent.all);
+    await git(repo, "checkout", "-q", "-b", "feat", first!);
+    const feature = await addCommit(repo, { files: { "feat.rb": "x\n" }, message: "Feature" });
+    const behind = await cli(["--review"], repo, env(sandbox, { CI_COMMIT_REF_SLUG: "feat" }));
+    assert.equal(behind.code, 0, behind.all);
+    assert.equal(await sandbox.deployedSha("shop-feat"), feature);
   });
 });
