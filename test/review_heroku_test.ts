@@ -189,6 +189,14 @@ Deno.test("Heroku review app creation: a refusal exits 1 leaving nothing, a fail
     assert.equal(heroku.review.platform.apps.has(REVIEW), false);
 
     heroku.review.appLimit = Infinity;
+    heroku.failRequests(1, { status: 403, match: /^GET \/apps\/shop-feature-login$/ });
+    const taken = await cli(["--review"], repo, env(heroku));
+    assert.equal(taken.code, 2, taken.all);
+    assert.match(
+      taken.all,
+      /"shop-feature-login" exists but HEROKU_API_KEY has no access.*REVIEW_APP_NAME/,
+    );
+
     heroku.failRequests(1, {
       status: 422,
       match: /^PATCH \/apps\/shop-feature-login\/config-vars$/,

@@ -16,6 +16,7 @@
  * @module
  */
 import { z } from "zod";
+import { ConfigError } from "../../../src/errors.ts";
 import { createHttpClient, HttpError } from "../../../src/http.ts";
 import type { ProviderInput } from "../../../src/provider.ts";
 import { REVIEW_MARK, type ReviewOperations } from "../../../src/review.ts";
@@ -112,6 +113,13 @@ function herokuReviewOperations<C extends HerokuReviewConfig>(
         return true;
       } catch (error: unknown) {
         if (notFound(error)) return false;
+        // Heroku answers 403 for an app of another account or team: the name is taken
+        if (error instanceof HttpError && error.status === 403) {
+          throw new ConfigError(
+            `Heroku app "${name}" exists but HEROKU_API_KEY has no access to it (another account or team has the name): set REVIEW_APP_NAME`,
+            { cause: error },
+          );
+        }
         throw error;
       }
     },
