@@ -55,6 +55,7 @@ export async function writeCiReport(
     status: ciStatus(result),
     sha: ctx.commit.sha,
     release: ctx.release ?? ctx.commit.shortSha,
+    ...(ctx.review ? { url: ctx.review.url ?? "" } : {}),
   }, mask);
   await appendSummary(io.env, stepSummary(ctx, result), mask);
 }
@@ -126,6 +127,9 @@ export function stepSummary(ctx: DeployContext, result: RunResult): string {
     "| --- | --- |",
     `| App | ${ctx.app} on ${ctx.provider.name} |`,
     `| Environment | ${ctx.environment} |`,
+    ...(ctx.review
+      ? [`| Review app | of ${ctx.review.parent}${ctx.review.url ? `: ${ctx.review.url}` : ""} |`]
+      : []),
     `| Commit | \`${ctx.commit.shortSha}\` ${cell(ctx.commit.title)} |`,
     `| Outcome | ${status} |`,
     `| Duration | ${seconds(Date.now() - ctx.startedAt)} |`,

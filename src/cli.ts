@@ -41,7 +41,8 @@ export function parseCommandLine(
       .addOption(new Option("--force", "deploy even when the app runs this commit (FORCE_DEPLOY)"))
       .addOption(new Option("--force-push", "push with --force (FORCE_PUSH)"))
       .addOption(new Option("--config <path>", "settings file (default: deploy.yml when present)"))
-      .addOption(new Option("--log-format <format>", "text or json (DEPLOY_LOG_FORMAT)"));
+      .addOption(new Option("--log-format <format>", "text or json (DEPLOY_LOG_FORMAT)"))
+      .addOption(new Option("--review", "deploy to the branch's review app (DEPLOY_REVIEW)"));
   const program = withRunOptions(new Command("deploy"))
     .description(
       "Deploys the current commit to Dokku or Heroku, with the layers its variables enable",
@@ -68,6 +69,7 @@ export function parseCommandLine(
         "put back the release before the running one, or --to a named one, with the deploy's events",
       ],
       ["status", "print what the app runs now (commit, release, deploy time), touching nothing"],
+      ["destroy", "with --review: destroy the branch's review app, only one deploy created"],
     ] as const
   ) {
     const command = withRunOptions(new Command(name));

@@ -22,6 +22,7 @@ import { Secrets } from "./secrets.ts";
 import { createShell } from "./shell.ts";
 import { isSecret } from "./variables.ts";
 import { writeCiReport } from "./ci_report.ts";
+import { destroyReview, reviewEnvironment, writeReviewDotenv } from "./review_command.ts";
 
 /** The flags every command takes. */
 export interface CommandFlags {
@@ -41,6 +42,8 @@ export interface CommandFlags {
   logFormat?: string;
   /** `deploy rollback --to` */
   to?: string;
+  /** --review */
+  review?: boolean;
 }
 
 /** The process around a command; tests hand in their own. */
@@ -62,7 +65,7 @@ export interface Io {
 }
 
 /** The commands {@linkcode runCommand} runs. */
-export type CommandName = "deploy" | "check" | "plan" | "rollback" | "status";
+export type CommandName = "deploy" | "check" | "plan" | "rollback" | "status" | "destroy";
 
 /** Runs one command and returns its exit code. */
 export async function runCommand(
@@ -73,6 +76,11 @@ export async function runCommand(
 ): Promise<number> {
   const secrets = new Secrets();
   const plan = await loadPlan(flags, layers, io, secrets);
+  if (command === "destroy" && !plan.core.DEPLOY_REVIEW) {
+    throw new ConfigError(
+      "deploy destroy removes review apps only: add --review (or DEPLOY_REVIEW=true)",
+    );
+  }
   const format = plan.core.DEPLOY_LOG_FORMAT;
   const logger = createLogger({
     secrets,
@@ -118,6 +126,13 @@ export async function runCommand(
       await run.cleanUp();
     }
   }
+  if (command === "destroy") {
+    try {
+      return await destroyReview(provider, { logger, env: io.env, format });
+    } finally {
+      await run.cleanUp();
+    }
+  }
   const stopSignals = io.handleSignals ? onSignals({ run, logger, io }) : () => {};
   try {
     const ci = ciFromEnv(io.env);
@@ -134,7 +149,8 @@ export async function runCommand(
     if (ci.title) commit.title = ci.title;
     const ctx: DeployContext = {
       app: provider.app,
-      environment: plan.core.DEPLOY_ENVIRONMENT ?? ci.environment ?? "production",
+      environment: plan.core.DEPLOY_ENVIRONMENT ?? ci.environment ??
+        (provider.review ? reviewEnvironment(io.env, commit.ref) : "production"),
       commit,
       ci,
       provider,
@@ -171,7 +187,16 @@ export async function runCommand(
       duration_ms: Date.now() - ctx.startedAt,
       ...(ctx.failure ? { failure: ctx.failure } : {}),
       ...(ctx.rollingBackTo ? { rolled_back_to: rollbackName(ctx.rollingBackTo) } : {}),
+      ...(ctx.review
+        ? {
+          review_app: { parent: ctx.review.parent, created: ctx.review.created },
+          url: ctx.review.url,
+        }
+        : {}),
     });
+    if (command === "deploy" && ctx.review) {
+      await writeReviewDotenv(ctx.review, { env: io.env, cwd: io.cwd, logger });
+    }
     if (command === "deploy" || command === "rollback") {
       await writeCiReport(ctx, result, {
         env: io.env,
@@ -200,6 +225,7 @@ async function loadPlan(
     DEPLOY_ENVIRONMENT: flags.environment,
     FORCE_DEPLOY: flags.force ? "true" : undefined,
     FORCE_PUSH: flags.forcePush ? "true" : undefined,
+    DEPLOY_REVIEW: flags.review ? "true" : undefined,
     DEPLOY_LOG_FORMAT: flags.logFormat,
   };
   const known = new Set<string>(Object.keys(coreVariables.shape));

@@ -8,6 +8,7 @@ import type { Provider, RollbackTarget } from "./provider.ts";
 import type { Secrets } from "./secrets.ts";
 import type { Shell } from "./shell.ts";
 import type { CiInfo } from "./ci.ts";
+import type { ReviewApp } from "./review.ts";
 
 /** The events of a run, in order, and its endings. */
 export const STAGES = ["configure", "pre_deploy", "deploy", "post_deploy"] as const;
@@ -118,6 +119,8 @@ export interface DeployContext {
   rollingBackTo?: RollbackTarget;
   /** The outcome, set before the ending event runs. */
   outcome?: Outcome;
+  /** The review app deployed to (DEPLOY_REVIEW=true), once configure has made sure of it. */
+  review?: ReviewApp;
   /** The durations of the events that ran so far. */
   readonly timings: EventTiming[];
   /** Per-layer state, keyed by layer name. */

@@ -26,6 +26,9 @@ export const coreVariables = z.object({
     description:
       "Deploy even when the app already runs this commit (Dokku rebuilds, Heroku restarts)",
   }),
+  DEPLOY_REVIEW: flag({
+    description: "Deploy to the branch's review app, created from APP_NAME when missing (--review)",
+  }),
   FORCE_PUSH: flag({ description: "Push with --force when the server's branch has diverged" }),
   DEPLOY_ROLLBACK_ON_FAILURE: flag({
     description:

@@ -62,6 +62,8 @@ export interface Notification {
    * (DEPLOY_ROLLBACK_ON_FAILURE); `ok` tells whether the app runs `to` now.
    */
   rollback?: NotificationRollback;
+  /** The review app's parent and address, for a review deploy. */
+  review?: { parent: string; url?: string };
 }
 
 /** What a message says about a rollback. Every string is masked. */
@@ -127,6 +129,13 @@ export function buildNotification(
     actor: mask(ci.actor ?? commit.author),
     startedAt: new Date(ctx.startedAt).toISOString(),
   };
+  if (ctx.review) {
+    message.review = {
+      parent: mask(ctx.review.parent),
+      ...(ctx.review.url ? { url: mask(ctx.review.url) } : {}),
+    };
+    message.title += mask(` (review app of ${ctx.review.parent})`);
+  }
   if (ci.pipelineUrl) message.pipelineUrl = mask(ci.pipelineUrl);
   if (ci.jobUrl) message.jobUrl = mask(ci.jobUrl);
   if (kind !== "started") message.durationMs = Math.max(0, now() - ctx.startedAt);
@@ -332,6 +341,14 @@ export function facts(message: Notification, markup: Markup, options: FactsOptio
       : undefined,
   ].filter((link) => link !== undefined);
   if (links.length) list.push({ title: "CI", value: links.join(" · "), short: true });
+  if (message.review) {
+    const url = message.review.url;
+    list.push({
+      title: "Review app",
+      value: url ? markup.link(fitStart(url, max, (t) => t), url) : escape(message.app),
+      short: false,
+    });
+  }
   if (message.durationMs !== undefined) {
     list.push({ title: "Duration", value: formatDuration(message.durationMs), short: true });
   }

@@ -39,6 +39,8 @@ import { defineLayer, type Layer, type Runtime } from "./layer.ts";
 import type { Logger } from "./logger.ts";
 import type { CommandOutput } from "./shell.ts";
 import type { VariablesSchema } from "./variables.ts";
+import { reviewVariables } from "./review.ts";
+import { type ReviewHandle, type ReviewSpec, setUpReview } from "./review_engine.ts";
 
 /** What {@linkcode Provider.process} can do to a process type. */
 export type ProcessAction = "restart" | "stop" | "start";
@@ -52,6 +54,9 @@ export const CAPABILITIES = {
   "app-json-predeploy": "runs app.json's scripts.dokku.predeploy itself, during the deploy",
   "rollback": "puts back what ran before a deploy, or a named release (`deploy rollback`)",
   "release-history": "tells what runs now and when it was released (`deploy status`)",
+  "app-creation":
+    "creates an app from another one (its config, without deploying it) and destroys it",
+  "review-apps": "deploys review apps: one app per branch, created from APP_NAME (deploy --review)",
 } as const;
 
 /** A capability a layer can ask a provider about. */
@@ -101,6 +106,8 @@ export interface Provider {
   rollback(target: RollbackTarget): Promise<Deployed>;
   /** What runs now. Throws an {@linkcode UnsupportedError} without `release-history`. */
   status(): Promise<ProviderStatus>;
+  /** The review app of this run, with DEPLOY_REVIEW=true on a provider that has review apps. */
+  readonly review?: ReviewHandle;
 }
 
 /** A release or commit a rollback puts back. */
@@ -216,6 +223,11 @@ export interface ProviderSpec<S extends VariablesSchema> {
   };
   /** Makes the operations of one run. It touches no server: that starts with `connect`. */
   create(input: ProviderInput<z.output<S>>): ProviderOperations | Promise<ProviderOperations>;
+  /**
+   * Review apps (the "review-apps" and "app-creation" capabilities): the platform's name rule and
+   * the operations that create, mark and destroy an app. Without it, `--review` exits 2.
+   */
+  review?: ReviewSpec<z.output<S>>;
 }
 
 /** When the engine's provider handlers run: first in configure, and the deploy itself. */
@@ -228,16 +240,31 @@ export const PROVIDER_PRIORITIES = { connect: 10, deploy: 100 } as const;
  */
 export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>): Layer<S> {
   const capabilities = new Set(spec.capabilities ?? []);
+  if (capabilities.has("review-apps") !== (spec.review !== undefined)) {
+    throw new TypeError(
+      `Provider ${spec.name}: the review-apps capability goes with a review spec`,
+    );
+  }
   return defineLayer({
     name: spec.name,
     kind: "provider",
     description: spec.description,
-    variables: spec.variables,
-    enabled: ({ vars }) => vars.DEPLOY_PROVIDER === spec.name,
+    // review apps add their variables (REVIEW_APP_NAME...); safeExtend keeps the refinements
+    variables: (spec.review
+      ? spec.variables.safeExtend({ ...reviewVariables, ...spec.review.variables })
+      : spec.variables) as S,
+    enabled: ({ vars }) =>
+      vars.DEPLOY_PROVIDER === spec.name,
     async setup({ config, core, on, runtime }): Promise<Provider> {
       // the provider writes under the handler's line, as a handler's own ctx.logger does
       const logger = runtime.logger.indent().indent();
-      const ops = await spec.create({ config, core, runtime, logger });
+      const review = await setUpReview(spec, { config, core, runtime, logger }, on);
+      const ops = await spec.create({
+        config: review?.config ?? config,
+        core: review?.core ?? core,
+        runtime,
+        logger,
+      });
       const { app } = ops;
       for (const capability of capabilities) {
         for (const operation of CAPABILITY_OPERATIONS[capability] ?? []) {
@@ -268,6 +295,14 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
             await rollBack(ctx, ctx.rollingBackTo);
             return;
           }
+          // a review app cloned in this run holds commits in its repo but has built none of them
+          if (review?.fresh() && await ops.deployedCommit() === ctx.commit.sha) {
+            ctx.logger.info(
+              `${app} is new and holds ${ctx.commit.shortSha}: ${spec.steps.redeploy}`,
+            );
+            await ops.redeploy(ctx.commit);
+            return;
+          }
           if (ctx.deployedBefore === ctx.commit.sha) {
             ctx.logger.info(
               `${app} already runs ${ctx.commit.shortSha}; FORCE_DEPLOY=true: ${spec.steps.redeploy}`,
@@ -295,7 +330,7 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
           spec.rollbackTo && !spec.rollbackTo.pattern.test(to)
             ? `--to "${to}": expected ${spec.rollbackTo.expected}`
             : undefined,
-        deployedCommit: () => ops.deployedCommit(),
+        deployedCommit: () => review?.fresh() ? Promise.resolve(null) : ops.deployedCommit(),
         run: (cmd, options = {}) => ops.run(cmd, options),
         commandProblems: (cmd) => ops.commandProblems?.(cmd) ?? [],
         process: (type, action) => ops.process(type, action),
@@ -307,6 +342,7 @@ export function defineProvider<S extends VariablesSchema>(spec: ProviderSpec<S>)
           return done ?? {};
         },
         status: () => needs("release-history", "deploy status", ops.status?.bind(ops))(),
+        ...(review ? { review: review.handle } : {}),
       };
     },
   });

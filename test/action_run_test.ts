@@ -169,7 +169,7 @@ Deno.test({
       });
 
       await t.step("an unknown command input: exit 2 and status invalid", async () => {
-        const result = await runStep({ ...inputs, command: "destroy" }, { cwd: repo, sha });
+        const result = await runStep({ ...inputs, command: "explode" }, { cwd: repo, sha });
         assert.equal(result.code, 2);
         assert.equal(result.outputs.status, "invalid");
       });

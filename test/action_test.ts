@@ -146,8 +146,18 @@ Deno.test("action-run passes plan and check, and extra args as words without run
     assert.equal(result.code, 2);
     assert.match(
       result.stdout,
-      /::error::deploy action: command must be deploy, plan, check, rollback or status/,
+      /::error::deploy action: command must be deploy, plan, check, rollback, status or destroy/,
     );
     assert.deepEqual(result.args, []);
   });
+});
+
+Deno.test("action-run maps command destroy to deploy destroy --review, and review to DEPLOY_REVIEW", async () => {
+  const destroy = await actionRun({ DEPLOY_INPUT_COMMAND: "destroy" });
+  assert.equal(destroy.code, 0, destroy.stdout);
+  assert.deepEqual(destroy.args, ["destroy", "--review"]);
+  const review = await actionRun({ DEPLOY_INPUT_COMMAND: "deploy", DEPLOY_INPUT_REVIEW: "true" });
+  assert.deepEqual(review.args, []);
+  assert.equal(review.env.get("DEPLOY_REVIEW"), "true");
+  assert.ok(!review.env.has("DEPLOY_INPUT_REVIEW"));
 });

@@ -243,3 +243,22 @@ Deno.test("a sample app's pipeline including the template deploys to Dokku from 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("gitlab-ci-local validates a pipeline with the review-app jobs of the template", async () => {
+  const gcl = await gitlabCiLocal();
+  const template = await Deno.readTextFile(TEMPLATE);
+  const vars = "  variables:\n    DOKKU_HOST: dokku@dokku.example.com\n    APP_NAME: shop\n";
+  await using repo = await pipelineRepo({
+    ".gitlab-ci.yml": "stages: [build, deploy]\ninclude:\n  - local: ci/deploy.gitlab-ci.yml\n" +
+      `deploy:review:\n  extends: .deploy:review\n${vars}` +
+      `deploy:review:stop:\n  extends: .deploy:review:stop\n${vars}`,
+    "ci/deploy.gitlab-ci.yml": template,
+  });
+  const result = await run([...gcl, "--list-all", "--no-color"], { cwd: repo.path });
+  assert.equal(result.code, 0, result.output);
+  assert.match(result.output, /json schema validated/);
+  assert.match(result.output, /^deploy:review\s+deploy\s/m);
+  assert.match(result.output, /^deploy:review:stop\s+deploy\s/m);
+  assert.match(template, /on_stop: deploy:review:stop/);
+  assert.match(template, /dotenv: deploy\.env/);
+});

@@ -50,6 +50,7 @@ import {
   findDokkuRollback,
 } from "./dokku/rollback.ts";
 import { dokkuStatus } from "./dokku/status.ts";
+import { dokkuReview } from "./dokku/review.ts";
 
 export { DOKKU_APP_NAME, parseDokkuHost };
 
@@ -102,8 +103,16 @@ export default defineProvider({
   label: "Dokku",
   description: "Deploys to a Dokku server over SSH",
   variables,
-  capabilities: ["release-phase", "app-json-predeploy", "rollback", "release-history"],
+  capabilities: [
+    "release-phase",
+    "app-json-predeploy",
+    "rollback",
+    "release-history",
+    "app-creation",
+    "review-apps",
+  ],
   rollbackTo: { pattern: DOKKU_ROLLBACK_TO, expected: "a commit sha (7 to 40 hex digits)" },
+  review: dokkuReview<z.output<typeof variables>>(),
   steps: {
     connect: "connect, check the Dokku version, the app and its deploy branch",
     deploy: (app) => `push the commit to ${app}`,

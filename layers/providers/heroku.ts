@@ -22,6 +22,7 @@ import {
   herokuRollbackPoint,
 } from "./heroku/rollback.ts";
 import { herokuStatus } from "./heroku/status.ts";
+import { herokuReview } from "./heroku/review.ts";
 
 /** Heroku's rule for app names: lowercase letters, digits and dashes, starting with a letter. */
 export const HEROKU_APP_NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
@@ -95,8 +96,9 @@ export default defineProvider({
     "Deploys to Heroku: git push over HTTPS, then follows the release through the Platform API",
   variables,
   // Heroku runs the Procfile's release: process before it releases
-  capabilities: ["release-phase", "rollback", "release-history"],
+  capabilities: ["release-phase", "rollback", "release-history", "app-creation", "review-apps"],
   rollbackTo: { pattern: HEROKU_ROLLBACK_TO, expected: "a release as v123, 123, or a release id" },
+  review: herokuReview<z.output<typeof variables>>(),
   steps: {
     connect: "check the API key and the app",
     deploy: (app) => `push the commit to ${app} and follow its release`,

@@ -91,6 +91,9 @@ maybe_create_app() {
   fi
   create_app "$app"
 }
+# Review-app commands (apps:clone, apps:destroy, config:*, domains:set, url) live in a file of their own.
+# shellcheck source-path=SCRIPTDIR source=dokku_apps.sh
+source "${BASH_SOURCE[0]%/*}/dokku_apps.sh"
 
 # One line per call: at_ms TAB base64(raw command) TAB base64(arg) ... (single append => atomic).
 b64_line() {
@@ -655,6 +658,9 @@ case "$cmd" in
     exec -- "$@"
     ;;
   *)
+    apps_command "$cmd" "$@"
+    status=$?
+    [[ $status -eq 127 ]] || exit "$status"
     # shellcheck disable=SC2016 # the backticks are literal, as in Dokku's message (dokku:222-223)
     warn "\`$cmd${*:+ $*}\` is not a dokku command."
     # shellcheck disable=SC2016

@@ -28,6 +28,7 @@ import {
   type ReleasePhase,
 } from "./heroku_platform.ts";
 import { type RendezvousSession, startRendezvous } from "./heroku_rendezvous.ts";
+import { ReviewApi } from "./heroku_review.ts";
 
 export type { ApiRequest, DynoRecord, GitRequest, ReleasePhase, RendezvousSession };
 
@@ -145,6 +146,8 @@ export interface HerokuStandin extends AsyncDisposable {
   setRendezvousAbruptClose(abrupt: boolean): void;
   /** Writes an executable script to the directory first on PATH for one-off dynos. */
   fakeBin(name: string, script: string): Promise<void>;
+  /** Review apps: created apps, config vars, teams, add-ons, pipeline couplings. */
+  review: ReviewApi;
   /** Stops the servers and removes the state directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -197,6 +200,16 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
     streamUrl: () => streamUrl,
   });
   const app = platform.createApp(appName, options.stack ?? "heroku-24", options.region ?? "us");
+  const review = new ReviewApi(platform, {
+    createRepo: (name) =>
+      createRepoSync(path(`repos/${name}.git`), stateDir, name, path(`apps/${name}`)),
+    removeRepo: (name) => {
+      for (const dir of [`repos/${name}.git`, `apps/${name}`]) {
+        Deno.removeSync(path(dir), { recursive: true });
+      }
+    },
+  });
+  platform.extraRoutes.push((method, parts, body) => review.route(method, parts, body));
 
   const api = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
     const url = new URL(request.url);
@@ -367,6 +380,7 @@ async function setUp(stateDir: string, options: HerokuStandinOptions): Promise<H
       await Deno.writeTextFile(file, text.endsWith("\n") ? text : `${text}\n`);
       await Deno.chmod(file, 0o755);
     },
+    review,
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -384,6 +398,27 @@ async function createRepo(repo: string, stateDir: string, app: string): Promise<
     } ${shellQuote(app)}\n`,
   );
   await Deno.chmod(hook, 0o755);
+}
+
+/** {@linkcode createRepo} for an app the API creates while it answers (review apps). */
+function createRepoSync(repo: string, stateDir: string, app: string, appDir: string): void {
+  Deno.mkdirSync(appDir, { recursive: true });
+  for (
+    const args of [
+      ["init", "-q", "--bare", "--initial-branch=main", repo],
+      ["--git-dir", repo, "config", "http.receivepack", "true"],
+    ]
+  ) {
+    const out = new Deno.Command("git", { args, stdout: "null", stderr: "piped" }).outputSync();
+    if (!out.success) throw new Error(`git ${args.join(" ")} failed`);
+  }
+  Deno.writeTextFileSync(
+    `${repo}/hooks/pre-receive`,
+    `#!/usr/bin/env bash\nexec /usr/bin/env bash ${shellQuote(HOOK_SCRIPT)} ${
+      shellQuote(stateDir)
+    } ${shellQuote(app)}\n`,
+  );
+  Deno.chmodSync(`${repo}/hooks/pre-receive`, 0o755);
 }
 
 function shellQuote(text: string): string {

@@ -215,6 +215,9 @@ export class Platform {
   releasePhase: ReleasePhase | null = null;
   /** Silence before the output stream sends a NUL byte (busl sends one every second). */
   keepaliveMs = 1_000;
+  /** Routes of other files (heroku_review.ts), asked first after authentication. */
+  readonly extraRoutes:
+    ((method: string, parts: string[], body: unknown) => Response | undefined)[] = [];
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #dynoNumber = 1000;
 
@@ -392,6 +395,10 @@ export class Platform {
       return error(401, "unauthorized", "Invalid credentials provided.");
     }
     const parts = path.split("/").filter((p) => p !== "").map(decodeURIComponent);
+    for (const extra of this.extraRoutes) {
+      const answer = extra(method, parts, body);
+      if (answer) return answer;
+    }
     if (parts[0] !== "apps" || parts[1] === undefined) {
       return error(404, "not_found", "The requested API endpoint was not found.");
     }
