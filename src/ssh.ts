@@ -31,7 +31,7 @@ export const sshVariables = {
     },
   ),
   SSH_CONNECT_TIMEOUT: seconds(
-    { description: "Seconds to wait for the SSH server to answer before giving up (default 15)" },
+    { description: "Seconds to wait for the SSH server to answer before giving up" },
     15,
   ),
   SSH_KNOWN_HOSTS: variable(z.string().optional(), {

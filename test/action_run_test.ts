@@ -91,6 +91,8 @@ Deno.test({
   name: "the action's run step deploys, fails and refuses bad input, and always sets its outputs",
   fn: async (t) => {
     await using sandbox = await startDokkuSandbox();
+    // as on a real server: the deploy never creates an app (the Dokku provider refuses a missing one)
+    assert.equal((await sandbox.admin(["apps:create", "shop"])).code, 0);
     const repo = await makeRepo([
       { files: { Procfile: "web: bundle exec puma\n" }, message: "Add a Procfile" },
     ]);

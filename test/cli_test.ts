@@ -113,7 +113,7 @@ Deno.test("parseCommandLine --help exits 0 and lists every variable of every lay
   await t.step("which variables are required, secret or defaulted", () => {
     assert.match(out, /^ +APP_NAME +.*\[required\]/m);
     assert.match(out, /^ +SSH_PRIVATE_KEY +.*\[secret\]/m);
-    assert.match(out, /^ +DOKKU_BRANCH +.*\[default: master\]/m);
+    assert.match(out, /^ +SSH_CONNECT_TIMEOUT +.*\[default: 15\]/m);
   });
 });
 

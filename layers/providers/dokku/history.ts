@@ -56,8 +56,9 @@ const DEEPEN_STEPS = [50, 500, 5000];
 
 /**
  * Makes a shallow clone's history sufficient for a push onto `serverSha` (the server branch's
- * commit, null when it has none): deepens until the clone holds `serverSha`, then fetches the
- * whole history if a shallow root is still outside it. Nothing happens for a complete clone.
+ * commit, null when it has none): deepens step by step until every shallow root is in the history
+ * of `serverSha`, then, if some still is not, fetches the whole history. Nothing happens for a
+ * complete clone.
  */
 export async function prepareShallowPush(
   serverSha: string | null,
@@ -68,9 +69,9 @@ export async function prepareShallowPush(
   if ((await git(["rev-parse", "--is-shallow-repository"])).stdout.trim() !== "true") return;
   if (serverSha !== null) {
     for (const depth of DEEPEN_STEPS) {
-      if ((await git(["cat-file", "-e", `${serverSha}^{commit}`])).code === 0) break;
+      if ((await rootsMissingOnServer(serverSha, options)).length === 0) return;
       options.logger.info(
-        `Shallow clone: fetching ${depth} more commits to reach the server's ${
+        `Shallow clone: fetching ${depth} more commits to reach the deployed ${
           serverSha.slice(0, 7)
         }`,
       );
