@@ -402,3 +402,44 @@ Deno.test({
     assert.equal(failure.output.at(-1), "build line 499");
   },
 });
+
+Deno.test("runDeploy stops a run cancelled while the provider read the deployed commit, though the read succeeded", async () => {
+  const controller = new AbortController();
+  const run = setup();
+  onEveryEvent(run.on);
+  // SIGTERM arrives while ls-remote runs, and the read still answers
+  const read = run.provider.deployedCommit.bind(run.provider);
+  run.provider.deployedCommit = () => {
+    controller.abort(new CancelledError("SIGTERM"));
+    return read();
+  };
+  const result = await runDeploy(run.events, run.ctx, { signal: controller.signal });
+  assert.deepEqual(result, { outcome: "failed", exitCode: 143 });
+  assert.deepEqual(run.trace, ["configure:rec", "deploy_failed:rec"]);
+  assert.equal(run.failures[0]?.reason, "cancelled");
+  assert.equal(run.failures[0]?.event, "configure");
+});
+
+Deno.test("runDeploy warns that a retry would skip a deploy whose post_deploy failed, and only then", async (t) => {
+  await t.step("post_deploy failed: the server runs the commit", async () => {
+    const run = setup();
+    run.on("post_deploy", "broken", () => {
+      throw new Error("broke in post_deploy");
+    });
+    const result = await runDeploy(run.events, run.ctx);
+    assert.equal(result.outcome, "failed");
+    assert.match(
+      run.log(),
+      /warning: shop already runs 0123456: a retry of this job would skip it; re-run with FORCE_DEPLOY=true/,
+    );
+  });
+  await t.step("deploy failed: a retry deploys again", async () => {
+    const run = setup();
+    run.on("deploy", "broken", () => {
+      throw new Error("broke in deploy");
+    });
+    const result = await runDeploy(run.events, run.ctx);
+    assert.equal(result.outcome, "failed");
+    assert.doesNotMatch(run.log(), /a retry of this job would skip it/);
+  });
+});

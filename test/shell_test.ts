@@ -183,3 +183,26 @@ Deno.test("createShell withholds secret variables from commands unless a command
     Deno.env.delete("DEPLOY_TEST_WITHHELD");
   }
 });
+
+Deno.test("createShell counts a cancelled command as failed, even when it exits 0 on SIGTERM", async () => {
+  const { shell } = setup();
+  const running = shell.run(
+    ["sh", "-c", "trap 'kill $! 2>/dev/null; exit 0' TERM; sleep 30 >/dev/null 2>&1 & wait"],
+    { noThrow: true },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  shell.cancel();
+  const result = await running;
+  assert.equal(result.code, 143);
+  assert.ok(result.error, "a cancelled command carries its error");
+});
+
+Deno.test("createShell keeps a redrawn progress line as a terminal shows it, in the log and the tail", async () => {
+  const { shell, logger, log } = setup();
+  const result = await shell.run(
+    ["sh", "-c", "printf 'Writing 10%%\\rWriting 100%%\\rWritten   \\r\\ndone\\r\\n'; exit 4"],
+    { logger, noThrow: true },
+  );
+  assert.deepEqual(result.tail, ["Written", "done"]);
+  assert.match(log(), /\n\| Written\n\| done\n$/);
+});
