@@ -213,9 +213,9 @@ Deno.test("A notifier forced on without its URL is a configuration problem", () 
 /** A fetch that answers every request with `status`, recording each one. */
 function countingFetch(status: number) {
   const bodies: unknown[] = [];
-  const fetch = (async (_input: string | URL | Request, init?: RequestInit) => {
+  const fetch = ((_input: string | URL | Request, init?: RequestInit) => {
     bodies.push(JSON.parse(String(init?.body)));
-    return new Response(null, { status });
+    return Promise.resolve(new Response(null, { status }));
   }) as typeof globalThis.fetch;
   return { fetch, bodies };
 }
