@@ -91,3 +91,9 @@ Deno.test("isRailsApp is false without a Gemfile.lock", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("parseProcfile lets a later line of a process type win, as the file's reader would", () => {
+  const procfile = parseProcfile("worker: bundle exec sidekiq\nworker: bundle exec good_job\n");
+  assert.equal(procfile.types.get("worker"), "bundle exec good_job");
+  assert.deepEqual(sidekiqTypes(procfile), []);
+});
