@@ -206,3 +206,34 @@ Deno.test("createShell keeps a redrawn progress line as a terminal shows it, in 
   assert.deepEqual(result.tail, ["Written", "done"]);
   assert.match(log(), /\n\| Written\n\| done\n$/);
 });
+
+Deno.test({
+  name: "createShell gives a command no stdin unless asked: it never reads the deploy's own",
+  async fn() {
+    const script = `
+      import { createShell } from ${
+      JSON.stringify(new URL("../src/shell.ts", import.meta.url).href)
+    };
+      import { Secrets } from ${JSON.stringify(new URL("../src/secrets.ts", import.meta.url).href)};
+      const shell = createShell({ secrets: new Secrets() });
+      const read = ["sh", "-c", 'read -r line; echo "read:$line"'];
+      console.log((await shell.run(read, { noThrow: true })).stdout.trim());
+      console.log((await shell.run(read, { stdin: "given\\n" })).stdout.trim());
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // what a CI job's stdin might hold
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("the job's input\n"));
+    await writer.close();
+    const timer = setTimeout(() => child.kill(), 20_000);
+    const { stdout, stderr } = await child.output();
+    clearTimeout(timer);
+    const decoded = new TextDecoder();
+    assert.equal(decoded.decode(stdout), "read:\nread:given\n", decoded.decode(stderr));
+  },
+});
