@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DeployError } from "../src/errors.ts";
-import { push, type PushOptions } from "../src/git.ts";
+import { currentBranch, lsRemote, push, type PushOptions } from "../src/git.ts";
 import { type Answer, recordingShell } from "./_doubles.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -153,4 +153,30 @@ Deno.test("git.push rethrows any other failure as the shell's command error", as
     assert.match(String(error), /exit code 128/);
     return true;
   });
+});
+
+Deno.test("every git command runs with GIT_TERMINAL_PROMPT=0, origin fetches included", async () => {
+  const shell = gitDouble({ shallow: true, hasRemoteAfter: 1, pushes: [] });
+  await push(options(shell));
+  assert.ok(shell.calls.some((call) => call.cmd[1] === "fetch"));
+  for (const call of shell.calls) {
+    assert.equal(call.options.env?.GIT_TERMINAL_PROMPT, "0", call.cmd.join(" "));
+  }
+});
+
+Deno.test("lsRemote answers the sha of exactly the ref asked for", async () => {
+  const shell = recordingShell(() => ({
+    stdout: `${REMOTE_SHA}\trefs/heads/master-old\n${SHA}\trefs/heads/master\n`,
+  }));
+  assert.equal(await lsRemote(URL, "refs/heads/master", { shell, cwd: "/repo" }), SHA);
+  assert.equal(await lsRemote(URL, "refs/heads/main", { shell, cwd: "/repo" }), null);
+  assert.deepEqual(shell.ran[0], ["git", "ls-remote", URL, "refs/heads/master"]);
+});
+
+Deno.test("currentBranch is undefined on a detached HEAD", async () => {
+  const answer = { stdout: "HEAD\n" };
+  const shell = recordingShell(() => answer);
+  assert.equal(await currentBranch({ shell, cwd: "/repo" }), undefined);
+  answer.stdout = "main\n";
+  assert.equal(await currentBranch({ shell, cwd: "/repo" }), "main");
 });
