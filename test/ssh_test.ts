@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../src/errors.ts";
+import { ConfigError, DeployError } from "../src/errors.ts";
+import { createLogger } from "../src/logger.ts";
 import { Secrets } from "../src/secrets.ts";
 import { createShell } from "../src/shell.ts";
 import { recordingShell } from "./_doubles.ts";
@@ -239,4 +240,80 @@ Deno.test("looksLikePrivateKey accepts key text, base64 key text and a key file,
     await Deno.remove(file);
   });
   await t.step("garbage", () => assert.equal(looksLikePrivateKey("not-a-key-at-all"), false));
+});
+
+/** A shell whose `ssh -f` master writes `log` to its -E file and exits with `code`. */
+function masterShell(code: number, log: string) {
+  return recordingShell((cmd) => {
+    if (cmd[0] === "ssh" && cmd.includes("-f")) {
+      Deno.writeTextFileSync(cmd[cmd.indexOf("-E") + 1]!, log);
+      return { code };
+    }
+    return undefined;
+  });
+}
+
+Deno.test("SshSession.connect tells a refused key (the user's to fix) from a server that does not answer", async (t) => {
+  const target = { user: "dokku", host: "dokku.example.com", port: 22 };
+  await t.step("a refused key is a ConfigError", async () => {
+    const log =
+      "debug1: Offering public key\ndokku@dokku.example.com: Permission denied (publickey).\n";
+    const session = await SshSession.open(masterShell(255, log), { privateKey: KEY });
+    try {
+      await assert.rejects(
+        session.connect(target),
+        isConfigError(
+          /^Cannot connect to dokku@dokku\.example\.com port 22: .*Permission denied \(publickey\)\. \(check SSH_PRIVATE_KEY and SSH_KNOWN_HOSTS\)$/,
+        ),
+      );
+    } finally {
+      await session.close();
+    }
+  });
+  await t.step("a refused connection is a DeployError", async () => {
+    const log = "ssh: connect to host dokku.example.com port 22: Connection refused\n";
+    const session = await SshSession.open(masterShell(255, log), { privateKey: KEY });
+    try {
+      await assert.rejects(session.connect(target), (error: unknown) => {
+        assert.ok(error instanceof DeployError, String(error));
+        assert.match(error.message, /: ssh: connect to host .* Connection refused$/);
+        return true;
+      });
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+Deno.test("SshSession.connect names the host key it trusted on first use, looked up as known_hosts writes the host", async (t) => {
+  for (
+    const [port, host] of [[2222, "[dokku.example.com]:2222"], [22, "dokku.example.com"]] as const
+  ) {
+    await t.step(`port ${port}`, async () => {
+      const shell = recordingShell((cmd) => {
+        if (cmd[0] !== "ssh-keygen") return undefined;
+        // ssh-keygen -F finds only the host as ssh wrote it into known_hosts
+        const asked = cmd[cmd.indexOf("-F") + 1];
+        return asked === host
+          ? { stdout: `# Host ${host} found\n${host} ED25519 SHA256:abc123 \n` }
+          : { code: 1 };
+      });
+      const lines: string[] = [];
+      const logger = createLogger({
+        secrets: new Secrets(),
+        color: false,
+        write: (t) => lines.push(t),
+      });
+      const session = await SshSession.open(shell, { privateKey: KEY });
+      try {
+        await session.connect({ user: "dokku", host: "dokku.example.com", port }, logger);
+        assert.match(
+          lines.join(""),
+          /trusting dokku\.example\.com's host key on first use \(ED25519 SHA256:abc123\)/,
+        );
+      } finally {
+        await session.close();
+      }
+    });
+  }
 });
