@@ -317,3 +317,30 @@ Deno.test("HttpClient asks a signal function at each request, so later work gets
   current = new AbortController().signal;
   assert.deepEqual((await api.json("POST", "/apps/shop/dynos", { body: {} })).data, { ok: 1 });
 });
+
+Deno.test("HttpClient keeps a Content-Type the caller chose", async () => {
+  const { fetch, calls } = fakeFetch([json(200, {})]);
+  const { api } = client(fetch);
+  await api.json("PATCH", "/apps/shop/formation", {
+    body: { updates: [] },
+    headers: { "Content-Type": "application/merge-patch+json" },
+  });
+  assert.equal(calls[0]!.headers.get("content-type"), "application/merge-patch+json");
+});
+
+Deno.test("HttpClient reads an empty answer as no data", async () => {
+  const { fetch } = fakeFetch([
+    new Response(null, { status: 204 }),
+    new Response("  \n", { status: 200 }),
+  ]);
+  const { api } = client(fetch);
+  const deleted = await api.json("DELETE", "/apps/shop/dynos");
+  assert.equal(deleted.status, 204);
+  assert.equal(deleted.data, undefined);
+  assert.equal((await api.json("GET", "/apps/shop")).data, undefined);
+});
+
+Deno.test("retryAfterMs reads an HTTP date already past as no wait", () => {
+  const now = Date.parse("Wed, 21 Oct 2015 07:28:10 GMT");
+  assert.equal(retryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT", now), 0);
+});
