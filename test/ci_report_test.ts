@@ -209,3 +209,30 @@ Deno.test("writeCiErrorReport fences a message that holds a fence with a longer 
     "### ❌ deploy: invalid configuration\n\n````text\n" + message + "\n````\n\n",
   );
 });
+
+Deno.test("writeCiReport marks the failed event in the timing table", async () => {
+  await using files = await githubFiles();
+  const { ctx } = fakeContext();
+  ctx.timings.push({ event: "configure", ms: 1_200, ok: true }, {
+    event: "deploy",
+    ms: 300,
+    ok: false,
+  });
+  await writeCiReport(ctx, { outcome: "failed", exitCode: 1 }, { env: files.env, write: () => {} });
+  const summary = await Deno.readTextFile(files.env.GITHUB_STEP_SUMMARY!);
+  assert.match(summary, /\n\| configure \| 1\.2s \|\n\| deploy \(failed\) \| 0\.3s \|\n/);
+});
+
+Deno.test("writeCiReport writes nothing outside GitHub Actions", async () => {
+  await using files = await githubFiles();
+  const { GITHUB_ACTIONS: _, ...env } = files.env;
+  const { ctx } = fakeContext();
+  ctx.failure = { reason: "error", event: "deploy", layer: "dokku", message: "x", output: [] };
+  const written: string[] = [];
+  await writeCiReport(ctx, { outcome: "failed", exitCode: 1 }, {
+    env,
+    write: (t) => written.push(t),
+  });
+  assert.deepEqual(written, []);
+  assert.deepEqual([...Deno.readDirSync(files.dir)], []);
+});

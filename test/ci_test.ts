@@ -103,3 +103,11 @@ Deno.test("ciFromEnv gives no run URL without GITHUB_RUN_ID", () => {
     projectUrl: "https://github.com/shop/web",
   });
 });
+
+Deno.test("ciFromEnv knows GitLab by CI_COMMIT_SHA alone", () => {
+  assert.deepEqual(ciFromEnv({ CI_COMMIT_SHA: SHA, CI_COMMIT_REF_NAME: "main" }), {
+    system: "gitlab",
+    sha: SHA,
+    ref: "main",
+  });
+});

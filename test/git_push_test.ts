@@ -180,3 +180,42 @@ Deno.test("currentBranch is undefined on a detached HEAD", async () => {
   answer.stdout = "main\n";
   assert.equal(await currentBranch({ shell, cwd: "/repo" }), "main");
 });
+
+Deno.test("git.push does not unshallow a clone that deepening made complete", async () => {
+  let shallow = true;
+  const rejected = { code: 1, lines: [" ! [rejected] sha -> master (non-fast-forward)"] };
+  const shell = recordingShell((cmd) => {
+    const [, verb, ...rest] = cmd;
+    if (verb === "rev-parse") return { stdout: `${shallow}\n` };
+    if (verb === "remote") return { stdout: "origin\n" };
+    // the server's branch diverged: its commit never becomes an ancestor
+    if (verb === "merge-base") return { code: 1 };
+    if (verb === "fetch") {
+      // git dies on this: "--unshallow on a complete repository does not make sense" (git/git,
+      // builtin/fetch.c, the check of `unshallow` against is_repository_shallow())
+      if (rest.includes("--unshallow") && !shallow) return { code: 128 };
+      shallow = false;
+      return {};
+    }
+    if (verb === "push") return rejected;
+    return undefined;
+  });
+  await assert.rejects(push(options(shell)), /FORCE_PUSH=true/);
+  assert.ok(
+    !shell.ran.some((cmd) => cmd.includes("--unshallow")),
+    verbs(shell).join("\n"),
+  );
+});
+
+Deno.test("git.push fetches history from origin when the clone has several remotes", async () => {
+  const shell = recordingShell((cmd) => {
+    const [, verb] = cmd;
+    if (verb === "rev-parse") return { stdout: "true\n" };
+    if (verb === "remote") return { stdout: "dokku\norigin\n" };
+    if (verb === "merge-base") return { code: shell.ran.some((c) => c[1] === "fetch") ? 0 : 1 };
+    return undefined;
+  });
+  await push(options(shell));
+  const fetches = shell.ran.filter((cmd) => cmd[1] === "fetch");
+  assert.deepEqual(fetches.map((cmd) => cmd.at(-2)), ["origin"]);
+});

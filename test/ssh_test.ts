@@ -317,3 +317,36 @@ Deno.test("SshSession.connect names the host key it trusted on first use, looked
     });
   }
 });
+
+Deno.test("SshSession keeps a quiet connection alive and never waits for a password", async () => {
+  const session = await SshSession.open(recordingShell(), { privateKey: KEY });
+  try {
+    const argv = session.command({ user: "dokku", host: "dokku.example.com", port: 22 }, "version");
+    for (const option of ["ServerAliveInterval=30", "BatchMode=yes", "ConnectTimeout=15"]) {
+      assert.ok(argv.includes(option), `${option} missing from ${argv.join(" ")}`);
+    }
+  } finally {
+    await session.close();
+  }
+});
+
+Deno.test("SshSession.open keeps its directory short enough for the ControlMaster socket, whatever TMPDIR is", async () => {
+  const long = await Deno.makeTempDir({ prefix: "deploy-a-rather-long-temporary-directory-name-" });
+  const before = Deno.env.get("TMPDIR");
+  Deno.env.set("TMPDIR", long);
+  try {
+    const session = await SshSession.open(recordingShell(), { privateKey: KEY, os: "linux" });
+    try {
+      assert.ok(session.dir.length <= 40, session.dir);
+      assert.equal((await Deno.stat(session.dir)).mode! & 0o777, 0o700);
+    } finally {
+      await session.close();
+    }
+    // the long directory it first made is gone
+    assert.deepEqual([...Deno.readDirSync(long)], []);
+  } finally {
+    if (before === undefined) Deno.env.delete("TMPDIR");
+    else Deno.env.set("TMPDIR", before);
+    await Deno.remove(long, { recursive: true });
+  }
+});

@@ -33,3 +33,19 @@ Deno.test("describeVariables tells required variables from those with a default 
   assert.equal(isSecret(schema, "SSH_PRIVATE_KEY"), true);
   assert.equal(isSecret(schema, "APP_NAME"), false);
 });
+
+Deno.test("flag reads true, false, 1, 0, yes and no, and falls back to its own default", () => {
+  const on = flag({ description: "On unless set" }, true);
+  const off = flag({ description: "Off unless set" });
+  assert.equal(on.parse(undefined), true);
+  assert.equal(off.parse(undefined), false);
+  assert.deepEqual(["true", "1", "yes", "false", "0", "no"].map((v) => off.parse(v)), [
+    true,
+    true,
+    true,
+    false,
+    false,
+    false,
+  ]);
+  assert.equal(off.safeParse("perhaps").success, false);
+});
