@@ -139,3 +139,100 @@ Deno.test("a configuration error on GitHub still writes the annotation, the outp
     await Deno.remove(repo, { recursive: true });
   }
 });
+
+Deno.test("errorCommand masks a secret whose %-escaped form differs from its URL-encoded one", () => {
+  // a space is %20 in a URL but stays a space in workflow-command data
+  const secret = "pass word%secret";
+  const secrets = new Secrets();
+  secrets.add(secret);
+  const line = errorCommand("deploy failed", `failed with ${secret}`, (x) => secrets.mask(x));
+  assert.equal(workflowCommands(line)[0]?.data, "failed with ***");
+  assert.ok(!line.includes("pass word"), line);
+});
+
+Deno.test("writeCiReport appends its outputs and summary, and names the release the provider made", async () => {
+  await using files = await githubFiles();
+  await Deno.writeTextFile(files.env.GITHUB_OUTPUT!, "earlier=kept\n");
+  await Deno.writeTextFile(files.env.GITHUB_STEP_SUMMARY!, "# Earlier step\n\n");
+  const { ctx } = fakeContext();
+  ctx.release = "v42";
+  await writeCiReport(ctx, { outcome: "succeeded", exitCode: 0 }, {
+    env: files.env,
+    write: () => {},
+  });
+  const outputs = parseOutputFile(await Deno.readTextFile(files.env.GITHUB_OUTPUT!));
+  assert.deepEqual(outputs, {
+    earlier: "kept",
+    status: "succeeded",
+    sha: ctx.commit.sha,
+    release: "v42",
+  });
+  const summary = await Deno.readTextFile(files.env.GITHUB_STEP_SUMMARY!);
+  assert.ok(summary.startsWith("# Earlier step\n\n"), summary);
+  assert.match(summary, /deploy succeeded/);
+});
+
+Deno.test("stepSummary keeps a multi-line commit title and failure on their table rows", async () => {
+  await using files = await githubFiles();
+  const { ctx: base } = fakeContext();
+  const ctx = {
+    ...base,
+    commit: { ...base.commit, title: "Fix cart\n| injected | row |" },
+    failure: {
+      reason: "error" as const,
+      event: "deploy",
+      layer: "dokku",
+      message: "Build failed:\nline two | with a pipe",
+      output: [],
+    },
+  };
+  await writeCiReport(ctx, { outcome: "failed", exitCode: 1 }, { env: files.env, write: () => {} });
+  const summary = await Deno.readTextFile(files.env.GITHUB_STEP_SUMMARY!);
+  const rows = summary.split("\n");
+  const commit = rows.find((row) => row.startsWith("| Commit |"));
+  assert.equal(commit, `| Commit | \`${ctx.commit.shortSha}\` Fix cart \\| injected \\| row \\| |`);
+  const failed = rows.find((row) => row.startsWith("| Failed |"));
+  assert.equal(failed, "| Failed | deploy (dokku): Build failed: line two \\| with a pipe |");
+  assert.ok(
+    !rows.some((row) => row.startsWith("| injected") || row.startsWith("line two")),
+    summary,
+  );
+});
+
+Deno.test("writeCiErrorReport fences a message that holds a fence with a longer one", async () => {
+  await using files = await githubFiles();
+  const message = "deploy.yml:3: bad value\n```\nnot the end\n```";
+  await writeCiErrorReport({ status: "invalid", message }, { env: files.env, write: () => {} });
+  const summary = await Deno.readTextFile(files.env.GITHUB_STEP_SUMMARY!);
+  assert.equal(
+    summary,
+    "### ❌ deploy: invalid configuration\n\n````text\n" + message + "\n````\n\n",
+  );
+});
+
+Deno.test("writeCiReport marks the failed event in the timing table", async () => {
+  await using files = await githubFiles();
+  const { ctx } = fakeContext();
+  ctx.timings.push({ event: "configure", ms: 1_200, ok: true }, {
+    event: "deploy",
+    ms: 300,
+    ok: false,
+  });
+  await writeCiReport(ctx, { outcome: "failed", exitCode: 1 }, { env: files.env, write: () => {} });
+  const summary = await Deno.readTextFile(files.env.GITHUB_STEP_SUMMARY!);
+  assert.match(summary, /\n\| configure \| 1\.2s \|\n\| deploy \(failed\) \| 0\.3s \|\n/);
+});
+
+Deno.test("writeCiReport writes nothing outside GitHub Actions", async () => {
+  await using files = await githubFiles();
+  const { GITHUB_ACTIONS: _, ...env } = files.env;
+  const { ctx } = fakeContext();
+  ctx.failure = { reason: "error", event: "deploy", layer: "dokku", message: "x", output: [] };
+  const written: string[] = [];
+  await writeCiReport(ctx, { outcome: "failed", exitCode: 1 }, {
+    env,
+    write: (t) => written.push(t),
+  });
+  assert.deepEqual(written, []);
+  assert.deepEqual([...Deno.readDirSync(files.dir)], []);
+});

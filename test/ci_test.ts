@@ -90,3 +90,24 @@ Deno.test("commitUrl links to the commit on the project's page", async (t) => {
     assert.equal(commitUrl({ system: "local" }, SHA), undefined);
   });
 });
+
+Deno.test("ciFromEnv gives no run URL without GITHUB_RUN_ID", () => {
+  const info = ciFromEnv({
+    GITHUB_ACTIONS: "true",
+    GITHUB_SHA: SHA,
+    GITHUB_REPOSITORY: "shop/web",
+  });
+  assert.deepEqual(info, {
+    system: "github",
+    sha: SHA,
+    projectUrl: "https://github.com/shop/web",
+  });
+});
+
+Deno.test("ciFromEnv knows GitLab by CI_COMMIT_SHA alone", () => {
+  assert.deepEqual(ciFromEnv({ CI_COMMIT_SHA: SHA, CI_COMMIT_REF_NAME: "main" }), {
+    system: "gitlab",
+    sha: SHA,
+    ref: "main",
+  });
+});

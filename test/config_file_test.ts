@@ -169,3 +169,21 @@ Deno.test({
     assert.equal(settings.values.APP_NAME, "007");
   },
 });
+
+Deno.test("parseConfigFile checks every overlay, not only the chosen one", () => {
+  const text =
+    "APP_NAME: shop\nenvironments:\n  staging:\n    APP_NAME: s\n  review:\n    SSH_PRIVATE_KEY: x\n";
+  for (const environment of ["staging", undefined]) {
+    const problems = problemsOf(text, environment ? { environment } : {});
+    assert.deepEqual(problems, [
+      "deploy.yml:6: SSH_PRIVATE_KEY is a secret: set it as a CI variable, not in the repository",
+    ]);
+  }
+});
+
+Deno.test("parseConfigFile refuses environments inside an overlay", () => {
+  const text = "environments:\n  staging:\n    environments:\n      review:\n        APP_NAME: x\n";
+  assert.deepEqual(problemsOf(text, { environment: "staging" }), [
+    'deploy.yml:3: "environments": expected a variable name such as APP_NAME',
+  ]);
+});

@@ -208,3 +208,15 @@ Deno.test("assertNoProblems throws one ConfigError listing every distinct proble
     );
   });
 });
+
+Deno.test("validateVariables words zod's own messages as what was expected, without zod's 'received'", () => {
+  const plain = z.object({
+    NAME: variable(z.string(), { description: "A name" }),
+    REGION: variable(z.enum(["eu", "us"]), { description: "A region" }),
+  });
+  const result = validateVariables(plain, mergeSettings({ flags: {}, env: { REGION: "mars" } }));
+  assert.deepEqual(result.problems, [
+    "NAME is required: expected string",
+    'REGION: expected one of "eu"|"us", found "mars"',
+  ]);
+});

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DeployError } from "../src/errors.ts";
-import { push, type PushOptions } from "../src/git.ts";
+import { currentBranch, lsRemote, push, type PushOptions } from "../src/git.ts";
 import { type Answer, recordingShell } from "./_doubles.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -153,4 +153,69 @@ Deno.test("git.push rethrows any other failure as the shell's command error", as
     assert.match(String(error), /exit code 128/);
     return true;
   });
+});
+
+Deno.test("every git command runs with GIT_TERMINAL_PROMPT=0, origin fetches included", async () => {
+  const shell = gitDouble({ shallow: true, hasRemoteAfter: 1, pushes: [] });
+  await push(options(shell));
+  assert.ok(shell.calls.some((call) => call.cmd[1] === "fetch"));
+  for (const call of shell.calls) {
+    assert.equal(call.options.env?.GIT_TERMINAL_PROMPT, "0", call.cmd.join(" "));
+  }
+});
+
+Deno.test("lsRemote answers the sha of exactly the ref asked for", async () => {
+  const shell = recordingShell(() => ({
+    stdout: `${REMOTE_SHA}\trefs/heads/master-old\n${SHA}\trefs/heads/master\n`,
+  }));
+  assert.equal(await lsRemote(URL, "refs/heads/master", { shell, cwd: "/repo" }), SHA);
+  assert.equal(await lsRemote(URL, "refs/heads/main", { shell, cwd: "/repo" }), null);
+  assert.deepEqual(shell.ran[0], ["git", "ls-remote", URL, "refs/heads/master"]);
+});
+
+Deno.test("currentBranch is undefined on a detached HEAD", async () => {
+  const answer = { stdout: "HEAD\n" };
+  const shell = recordingShell(() => answer);
+  assert.equal(await currentBranch({ shell, cwd: "/repo" }), undefined);
+  answer.stdout = "main\n";
+  assert.equal(await currentBranch({ shell, cwd: "/repo" }), "main");
+});
+
+Deno.test("git.push does not unshallow a clone that deepening made complete", async () => {
+  let shallow = true;
+  const rejected = { code: 1, lines: [" ! [rejected] sha -> master (non-fast-forward)"] };
+  const shell = recordingShell((cmd) => {
+    const [, verb, ...rest] = cmd;
+    if (verb === "rev-parse") return { stdout: `${shallow}\n` };
+    if (verb === "remote") return { stdout: "origin\n" };
+    // the server's branch diverged: its commit never becomes an ancestor
+    if (verb === "merge-base") return { code: 1 };
+    if (verb === "fetch") {
+      // git dies on this: "--unshallow on a complete repository does not make sense" (git/git,
+      // builtin/fetch.c, the check of `unshallow` against is_repository_shallow())
+      if (rest.includes("--unshallow") && !shallow) return { code: 128 };
+      shallow = false;
+      return {};
+    }
+    if (verb === "push") return rejected;
+    return undefined;
+  });
+  await assert.rejects(push(options(shell)), /FORCE_PUSH=true/);
+  assert.ok(
+    !shell.ran.some((cmd) => cmd.includes("--unshallow")),
+    verbs(shell).join("\n"),
+  );
+});
+
+Deno.test("git.push fetches history from origin when the clone has several remotes", async () => {
+  const shell = recordingShell((cmd) => {
+    const [, verb] = cmd;
+    if (verb === "rev-parse") return { stdout: "true\n" };
+    if (verb === "remote") return { stdout: "dokku\norigin\n" };
+    if (verb === "merge-base") return { code: shell.ran.some((c) => c[1] === "fetch") ? 0 : 1 };
+    return undefined;
+  });
+  await push(options(shell));
+  const fetches = shell.ran.filter((cmd) => cmd[1] === "fetch");
+  assert.deepEqual(fetches.map((cmd) => cmd.at(-2)), ["origin"]);
 });

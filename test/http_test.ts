@@ -249,3 +249,98 @@ Deno.test("retryAfterMs reads seconds and HTTP dates", () => {
   assert.equal(retryAfterMs("soon"), undefined);
   assert.equal(retryAfterMs(null), undefined);
 });
+
+Deno.test("HttpClient waits out each backoff before the next attempt", async () => {
+  const events: string[] = [];
+  const { fetch } = fakeFetch([json(503, {}), json(200, { ok: 1 })]);
+  const api = createHttpClient({
+    service: "Heroku API",
+    fetch: ((input: string | URL | Request, init?: RequestInit) => {
+      events.push("request");
+      return fetch(input, init);
+    }) as typeof globalThis.fetch,
+    sleep: async () => {
+      events.push("sleep");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      events.push("slept");
+    },
+  });
+  await api.json("GET", "https://api.example.test/x");
+  assert.deepEqual(events, ["request", "sleep", "slept", "request"]);
+});
+
+Deno.test("HttpClient rethrows the run's cancellation of a POST, not a network error", async () => {
+  const controller = new AbortController();
+  const reason = new Error("cancelled by SIGTERM");
+  const { fetch, calls } = fakeFetch([(signal) => {
+    controller.abort(reason);
+    return Promise.reject(signal.reason);
+  }]);
+  const retries: unknown[] = [];
+  const { api } = client(fetch, {
+    signal: controller.signal,
+    onRetry: (info) => retries.push(info),
+  });
+  await assert.rejects(
+    api.json("POST", "/apps/shop/dynos", { body: {} }),
+    (e: unknown) => e === reason,
+  );
+  assert.equal(calls.length, 1);
+  assert.deepEqual(retries, []);
+});
+
+Deno.test("HttpClient aborts a request in flight when the run is cancelled", async () => {
+  const controller = new AbortController();
+  const reason = new Error("cancelled by SIGTERM");
+  const hang = (signal: AbortSignal) =>
+    new Promise<Response>((_, reject) =>
+      signal.addEventListener("abort", () => reject(signal.reason))
+    );
+  const { fetch } = fakeFetch([hang]);
+  const { api } = client(fetch, { signal: controller.signal, timeoutMs: 5_000 });
+  const started = performance.now();
+  setTimeout(() => controller.abort(reason), 20);
+  await assert.rejects(api.json("GET", "/apps/shop"), (e: unknown) => e === reason);
+  assert.ok(performance.now() - started < 2_000, "the request ran to its time limit");
+});
+
+Deno.test("HttpClient asks a signal function at each request, so later work gets a fresh signal", async () => {
+  const reason = new Error("cancelled by SIGTERM");
+  let current = AbortSignal.abort(reason);
+  const { fetch, calls } = fakeFetch([json(200, { ok: 1 })]);
+  const { api } = client(fetch, { signal: () => current });
+  await assert.rejects(
+    api.json("POST", "/apps/shop/dynos", { body: {} }),
+    (e: unknown) => e === reason,
+  );
+  assert.equal(calls.length, 0, "a request went out after the cancel");
+  current = new AbortController().signal;
+  assert.deepEqual((await api.json("POST", "/apps/shop/dynos", { body: {} })).data, { ok: 1 });
+});
+
+Deno.test("HttpClient keeps a Content-Type the caller chose", async () => {
+  const { fetch, calls } = fakeFetch([json(200, {})]);
+  const { api } = client(fetch);
+  await api.json("PATCH", "/apps/shop/formation", {
+    body: { updates: [] },
+    headers: { "Content-Type": "application/merge-patch+json" },
+  });
+  assert.equal(calls[0]!.headers.get("content-type"), "application/merge-patch+json");
+});
+
+Deno.test("HttpClient reads an empty answer as no data", async () => {
+  const { fetch } = fakeFetch([
+    new Response(null, { status: 204 }),
+    new Response("  \n", { status: 200 }),
+  ]);
+  const { api } = client(fetch);
+  const deleted = await api.json("DELETE", "/apps/shop/dynos");
+  assert.equal(deleted.status, 204);
+  assert.equal(deleted.data, undefined);
+  assert.equal((await api.json("GET", "/apps/shop")).data, undefined);
+});
+
+Deno.test("retryAfterMs reads an HTTP date already past as no wait", () => {
+  const now = Date.parse("Wed, 21 Oct 2015 07:28:10 GMT");
+  assert.equal(retryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT", now), 0);
+});

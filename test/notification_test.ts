@@ -4,6 +4,7 @@ import {
   COLORS,
   escapeMarkdown,
   facts,
+  fitStart,
   formatDuration,
   MARKDOWN,
   type Notification,
@@ -285,4 +286,32 @@ Deno.test("outputTail is bounded after the service's escaping", () => {
   assert.ok(escaped.length <= OUTPUT_CHARS, `${escaped.length}`);
   assert.ok(escaped.startsWith("…&lt;"));
   assert.ok(escaped.endsWith("&lt;"));
+});
+
+Deno.test("formatDuration turns a full minute and a full hour into the next unit", () => {
+  assert.deepEqual([formatDuration(59_400), formatDuration(60_000), formatDuration(3_600_000)], [
+    "59s",
+    "1m 00s",
+    "1h 00m",
+  ]);
+});
+
+Deno.test("fitStart uses every character the limit allows", () => {
+  assert.equal(fitStart("abcdefgh", 8, (t) => t), "abcdefgh");
+  assert.equal(fitStart("abcdefgh", 5, (t) => t), "abcd…");
+  assert.equal(fitStart("a*b*c*d*", 6, escapeMarkdown), "a\\*b…");
+});
+
+Deno.test("The CI fact links a GitHub run once, since its job and run pages are the same", () => {
+  const run = "https://github.com/acme/shop/actions/runs/7";
+  const { ctx } = fakeContext({
+    ci: {
+      system: "github",
+      pipelineUrl: run,
+      jobUrl: run,
+      projectUrl: "https://github.com/acme/shop",
+    },
+  });
+  const ci = facts(buildNotification(ctx, "succeeded"), MARKDOWN).find((f) => f.title === "CI");
+  assert.equal(ci?.value, `[pipeline](${run})`);
 });

@@ -209,3 +209,60 @@ Deno.test("A notifier forced on without its URL is a configuration problem", () 
     false,
   );
 });
+
+/** A fetch that answers every request with `status`, recording each one. */
+function countingFetch(status: number) {
+  const bodies: unknown[] = [];
+  const fetch = ((_input: string | URL | Request, init?: RequestInit) => {
+    bodies.push(JSON.parse(String(init?.body)));
+    return Promise.resolve(new Response(null, { status }));
+  }) as typeof globalThis.fetch;
+  return { fetch, bodies };
+}
+
+Deno.test("A cancelled run still sends its failure message, once, without waiting for retries", async () => {
+  const { fetch, bodies } = countingFetch(503);
+  const cancelled = AbortSignal.abort(new Error("Cancelled by SIGTERM"));
+  const events = await setUpLayer(
+    webhook,
+    { DEPLOY_WEBHOOK_URL: "http://127.0.0.1:9/deploys", NOTIFY_RETRIES: "2" },
+    { runtime: { fetch, signal: cancelled } },
+  );
+  const { ctx, log } = fakeContext();
+  ctx.failure = { reason: "cancelled", event: "deploy", layer: "dokku", message: "x", output: [] };
+  await events.emit("deploy_failed", ctx, { isolate: true });
+  assert.equal(bodies.length, 1);
+  assert.match(log(), /warning: Webhook notification failed with 503$/m);
+});
+
+Deno.test("Each event's wait reports the notifications of that event only", async () => {
+  const { fetch, bodies } = countingFetch(200);
+  const events = await setUpLayer(
+    slack,
+    { SLACK_WEBHOOK_URL: "http://127.0.0.1:9/services/x" },
+    { runtime: { fetch } },
+  );
+  const { ctx, log } = fakeContext();
+  await events.emit("pre_deploy", ctx);
+  await events.emit("deploy_succeeded", ctx);
+  assert.equal(bodies.length, 2);
+  assert.equal(log().match(/Slack: sent/g)?.length, 2, log());
+});
+
+Deno.test("deliver releases an answer's body unread", async () => {
+  let cancelled = false;
+  const fetch = () =>
+    Promise.resolve(
+      new Response(
+        new ReadableStream({
+          start: (controller) => controller.enqueue(new TextEncoder().encode("ok")),
+          cancel: () => {
+            cancelled = true;
+          },
+        }),
+        { status: 200 },
+      ),
+    );
+  await deliver("Teams", "http://127.0.0.1:9/x", {}, { fetch });
+  assert.ok(cancelled, "the answer's body was left open");
+});

@@ -207,3 +207,15 @@ Deno.test({
     assert.match(problems[0]!, /DEPLOY_LAYERS: .*rails.*both/);
   },
 });
+
+Deno.test("planRun refuses a lone + or - in DEPLOY_LAYERS", async () => {
+  const { problems } = await planProblems({
+    DEPLOY_PROVIDER: "dokku",
+    APP_NAME: "shop",
+    DEPLOY_LAYERS: "slack, -",
+    SLACK_WEBHOOK_URL: "https://hooks.example.com/x",
+  });
+  assert.deepEqual(problems, [
+    "DEPLOY_LAYERS: expected layer names such as rails or -rails, found a lone sign",
+  ]);
+});

@@ -91,3 +91,17 @@ Deno.test("isRailsApp is false without a Gemfile.lock", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("parseProcfile lets a later line of a process type win, as the file's reader would", () => {
+  const procfile = parseProcfile("worker: bundle exec sidekiq\nworker: bundle exec good_job\n");
+  assert.equal(procfile.types.get("worker"), "bundle exec good_job");
+  assert.deepEqual(sidekiqTypes(procfile), []);
+});
+
+Deno.test("parseProcfile reads a process type written with blanks around the colon", () => {
+  const procfile = parseProcfile("web : bundle exec puma\nworker\t:bundle exec sidekiq\n");
+  assert.deepEqual([...procfile.types], [["web", "bundle exec puma"], [
+    "worker",
+    "bundle exec sidekiq",
+  ]]);
+});

@@ -402,3 +402,122 @@ Deno.test({
     assert.equal(failure.output.at(-1), "build line 499");
   },
 });
+
+Deno.test("runDeploy stops a run cancelled while the provider read the deployed commit, though the read succeeded", async () => {
+  const controller = new AbortController();
+  const run = setup();
+  onEveryEvent(run.on);
+  // SIGTERM arrives while ls-remote runs, and the read still answers
+  const read = run.provider.deployedCommit.bind(run.provider);
+  run.provider.deployedCommit = () => {
+    controller.abort(new CancelledError("SIGTERM"));
+    return read();
+  };
+  const result = await runDeploy(run.events, run.ctx, { signal: controller.signal });
+  assert.deepEqual(result, { outcome: "failed", exitCode: 143 });
+  assert.deepEqual(run.trace, ["configure:rec", "deploy_failed:rec"]);
+  assert.equal(run.failures[0]?.reason, "cancelled");
+  assert.equal(run.failures[0]?.event, "configure");
+});
+
+Deno.test("runDeploy warns that a retry would skip a deploy whose post_deploy failed, and only then", async (t) => {
+  await t.step("post_deploy failed: the server runs the commit", async () => {
+    const run = setup();
+    run.on("post_deploy", "broken", () => {
+      throw new Error("broke in post_deploy");
+    });
+    const result = await runDeploy(run.events, run.ctx);
+    assert.equal(result.outcome, "failed");
+    assert.match(
+      run.log(),
+      /warning: shop already runs 0123456: a retry of this job would skip it; re-run with FORCE_DEPLOY=true/,
+    );
+  });
+  await t.step("deploy failed: a retry deploys again", async () => {
+    const run = setup();
+    run.on("deploy", "broken", () => {
+      throw new Error("broke in deploy");
+    });
+    const result = await runDeploy(run.events, run.ctx);
+    assert.equal(result.outcome, "failed");
+    assert.doesNotMatch(run.log(), /a retry of this job would skip it/);
+  });
+});
+
+Deno.test("runDeploy sets the outcome before the ending's handlers read it", async () => {
+  const seen: (string | undefined)[] = [];
+  for (const broken of [false, true]) {
+    const run = setup();
+    if (broken) {
+      run.on("deploy", "dokku", () => {
+        throw new Error("push failed");
+      });
+    }
+    run.on("deploy_succeeded", "slack", (ctx) => void seen.push(ctx.outcome));
+    run.on("deploy_failed", "slack", (ctx) => void seen.push(ctx.outcome));
+    await runDeploy(run.events, run.ctx);
+  }
+  assert.deepEqual(seen, ["succeeded", "failed"]);
+});
+
+Deno.test("runDeploy reports a deployed-commit read that a cancel killed as cancelled", async () => {
+  const controller = new AbortController();
+  const run = setup();
+  onEveryEvent(run.on);
+  run.provider.deployedCommit = () => {
+    controller.abort(new CancelledError("SIGTERM"));
+    // ls-remote, killed by the shell's cancel
+    return Promise.reject(
+      new CommandError("Command failed with exit code 143: git ls-remote", {
+        command: "git ls-remote",
+        exitCode: 143,
+        output: [],
+      }),
+    );
+  };
+  const result = await runDeploy(run.events, run.ctx, { signal: controller.signal });
+  assert.deepEqual(result, { outcome: "failed", exitCode: 143 });
+  assert.equal(run.failures[0]?.reason, "cancelled");
+  assert.match(run.log(), /Deploy failed: cancelled by SIGTERM during configure \(fake\)/);
+});
+
+Deno.test("runDeploy names the failed command once: on its own line only when the message lacks it", async (t) => {
+  await t.step("the message holds the command", async () => {
+    const shell = fakeShell({ "db:migrate": { code: 3 } });
+    const run = setup({ shell });
+    run.on("pre_deploy", "rails", (ctx) => ctx.shell.run(["rails", "db:migrate"]).then(() => {}));
+    await runDeploy(run.events, run.ctx);
+    assert.match(
+      run.log(),
+      /error: Deploy failed: rails failed during pre_deploy: .*rails db:migrate\n/,
+    );
+    assert.doesNotMatch(run.log(), /command: /);
+  });
+  await t.step("the message explains, the command is behind it", async () => {
+    const run = setup();
+    run.on("deploy", "dokku", () => {
+      const push = new CommandError("git push failed", {
+        command: "git push dokku",
+        exitCode: 1,
+        output: [],
+      });
+      throw new Error("The server's branch has other commits", { cause: push });
+    });
+    await runDeploy(run.events, run.ctx);
+    assert.match(run.log(), /\nerror: command: git push dokku \(exit code 1\)\n/);
+  });
+});
+
+Deno.test("runDeploy times a failed stage as failed", async () => {
+  const run = setup();
+  run.on("pre_deploy", "rec");
+  run.on("deploy", "dokku", () => {
+    throw new Error("push failed");
+  });
+  await runDeploy(run.events, run.ctx);
+  assert.deepEqual(run.ctx.timings.map((t) => [t.event, t.ok]), [
+    ["configure", true],
+    ["pre_deploy", true],
+    ["deploy", false],
+  ]);
+});

@@ -107,3 +107,9 @@ Deno.test("Secrets masks a webhook URL's path when a line shows it without the h
   secrets.add("https://chat.example.com/hooks/secret-hook-abcdef");
   assert.equal(secrets.mask("POST /hooks/secret-hook-abcdef failed"), "POST *** failed");
 });
+
+Deno.test("Secrets masks the path of a plain-http webhook URL too", () => {
+  const secrets = new Secrets();
+  secrets.add("http://hooks.internal:8080/services/T0/B0/abcdef");
+  assert.equal(secrets.mask("POST /services/T0/B0/abcdef failed"), "POST *** failed");
+});

@@ -183,3 +183,57 @@ Deno.test("createShell withholds secret variables from commands unless a command
     Deno.env.delete("DEPLOY_TEST_WITHHELD");
   }
 });
+
+Deno.test("createShell counts a cancelled command as failed, even when it exits 0 on SIGTERM", async () => {
+  const { shell } = setup();
+  const running = shell.run(
+    ["sh", "-c", "trap 'kill $! 2>/dev/null; exit 0' TERM; sleep 30 >/dev/null 2>&1 & wait"],
+    { noThrow: true },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  shell.cancel();
+  const result = await running;
+  assert.equal(result.code, 143);
+  assert.ok(result.error, "a cancelled command carries its error");
+});
+
+Deno.test("createShell keeps a redrawn progress line as a terminal shows it, in the log and the tail", async () => {
+  const { shell, logger, log } = setup();
+  const result = await shell.run(
+    ["sh", "-c", "printf 'Writing 10%%\\rWriting 100%%\\rWritten   \\r\\ndone\\r\\n'; exit 4"],
+    { logger, noThrow: true },
+  );
+  assert.deepEqual(result.tail, ["Written", "done"]);
+  assert.match(log(), /\n\| Written\n\| done\n$/);
+});
+
+Deno.test({
+  name: "createShell gives a command no stdin unless asked: it never reads the deploy's own",
+  async fn() {
+    const script = `
+      import { createShell } from ${
+      JSON.stringify(new URL("../src/shell.ts", import.meta.url).href)
+    };
+      import { Secrets } from ${JSON.stringify(new URL("../src/secrets.ts", import.meta.url).href)};
+      const shell = createShell({ secrets: new Secrets() });
+      const read = ["sh", "-c", 'read -r line; echo "read:$line"'];
+      console.log((await shell.run(read, { noThrow: true })).stdout.trim());
+      console.log((await shell.run(read, { stdin: "given\\n" })).stdout.trim());
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // what a CI job's stdin might hold
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("the job's input\n"));
+    await writer.close();
+    const timer = setTimeout(() => child.kill(), 20_000);
+    const { stdout, stderr } = await child.output();
+    clearTimeout(timer);
+    const decoded = new TextDecoder();
+    assert.equal(decoded.decode(stdout), "read:\nread:given\n", decoded.decode(stderr));
+  },
+});

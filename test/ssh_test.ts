@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../src/errors.ts";
+import { ConfigError, DeployError } from "../src/errors.ts";
+import { createLogger } from "../src/logger.ts";
 import { Secrets } from "../src/secrets.ts";
 import { createShell } from "../src/shell.ts";
 import { recordingShell } from "./_doubles.ts";
@@ -326,4 +327,113 @@ Deno.test("sshRefusalMessage tells a changed host key from an unknown host and a
   assert.doesNotMatch(unknown, /SSH_PRIVATE_KEY|CHANGED/);
   assert.match(sshRefusalMessage("Permission denied (publickey).", "h")!, /SSH_PRIVATE_KEY/);
   assert.equal(sshRefusalMessage("Connection timed out", "h"), undefined);
+});
+
+/** A shell whose `ssh -f` master writes `log` to its -E file and exits with `code`. */
+function masterShell(code: number, log: string) {
+  return recordingShell((cmd) => {
+    if (cmd[0] === "ssh" && cmd.includes("-f")) {
+      Deno.writeTextFileSync(cmd[cmd.indexOf("-E") + 1]!, log);
+      return { code };
+    }
+    return undefined;
+  });
+}
+
+Deno.test("SshSession.connect tells a refused key (the user's to fix) from a server that does not answer", async (t) => {
+  const target = { user: "dokku", host: "dokku.example.com", port: 22 };
+  await t.step("a refused key is a ConfigError", async () => {
+    const log =
+      "debug1: Offering public key\ndokku@dokku.example.com: Permission denied (publickey).\n";
+    const session = await SshSession.open(masterShell(255, log), { privateKey: KEY });
+    try {
+      await assert.rejects(
+        session.connect(target),
+        isConfigError(
+          /^Cannot connect to dokku@dokku\.example\.com port 22: dokku\.example\.com refused the key: check that SSH_PRIVATE_KEY is a key the server accepts$/,
+        ),
+      );
+    } finally {
+      await session.close();
+    }
+  });
+  await t.step("a refused connection is a DeployError", async () => {
+    const log = "ssh: connect to host dokku.example.com port 22: Connection refused\n";
+    const session = await SshSession.open(masterShell(255, log), { privateKey: KEY });
+    try {
+      await assert.rejects(session.connect(target), (error: unknown) => {
+        assert.ok(error instanceof DeployError, String(error));
+        assert.match(error.message, /: ssh: connect to host .* Connection refused$/);
+        return true;
+      });
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+Deno.test("SshSession.connect names the host key it trusted on first use, looked up as known_hosts writes the host", async (t) => {
+  for (
+    const [port, host] of [[2222, "[dokku.example.com]:2222"], [22, "dokku.example.com"]] as const
+  ) {
+    await t.step(`port ${port}`, async () => {
+      const shell = recordingShell((cmd) => {
+        if (cmd[0] !== "ssh-keygen") return undefined;
+        // ssh-keygen -F finds only the host as ssh wrote it into known_hosts
+        const asked = cmd[cmd.indexOf("-F") + 1];
+        return asked === host
+          ? { stdout: `# Host ${host} found\n${host} ED25519 SHA256:abc123 \n` }
+          : { code: 1 };
+      });
+      const lines: string[] = [];
+      const logger = createLogger({
+        secrets: new Secrets(),
+        color: false,
+        write: (t) => lines.push(t),
+      });
+      const session = await SshSession.open(shell, { privateKey: KEY });
+      try {
+        await session.connect({ user: "dokku", host: "dokku.example.com", port }, logger);
+        assert.match(
+          lines.join(""),
+          /trusting dokku\.example\.com's host key on first use \(ED25519 SHA256:abc123\)/,
+        );
+      } finally {
+        await session.close();
+      }
+    });
+  }
+});
+
+Deno.test("SshSession keeps a quiet connection alive and never waits for a password", async () => {
+  const session = await SshSession.open(recordingShell(), { privateKey: KEY });
+  try {
+    const argv = session.command({ user: "dokku", host: "dokku.example.com", port: 22 }, "version");
+    for (const option of ["ServerAliveInterval=30", "BatchMode=yes", "ConnectTimeout=15"]) {
+      assert.ok(argv.includes(option), `${option} missing from ${argv.join(" ")}`);
+    }
+  } finally {
+    await session.close();
+  }
+});
+
+Deno.test("SshSession.open keeps its directory short enough for the ControlMaster socket, whatever TMPDIR is", async () => {
+  const long = await Deno.makeTempDir({ prefix: "deploy-a-rather-long-temporary-directory-name-" });
+  const before = Deno.env.get("TMPDIR");
+  Deno.env.set("TMPDIR", long);
+  try {
+    const session = await SshSession.open(recordingShell(), { privateKey: KEY, os: "linux" });
+    try {
+      assert.ok(session.dir.length <= 40, session.dir);
+      assert.equal((await Deno.stat(session.dir)).mode! & 0o777, 0o700);
+    } finally {
+      await session.close();
+    }
+    // the long directory it first made is gone
+    assert.deepEqual([...Deno.readDirSync(long)], []);
+  } finally {
+    if (before === undefined) Deno.env.delete("TMPDIR");
+    else Deno.env.set("TMPDIR", before);
+    await Deno.remove(long, { recursive: true });
+  }
 });
