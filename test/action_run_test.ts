@@ -97,8 +97,6 @@ Deno.test({
       { files: { Procfile: "web: bundle exec puma\n" }, message: "Add a Procfile" },
     ]);
     try {
-      // the app exists on the server, as it does for a user's deploy job
-      assert.equal((await sandbox.admin(["apps:create", "shop"])).code, 0);
       const sha = await git(repo, "rev-parse", "HEAD").then((s) => s.trim());
       const inputs = {
         provider: "dokku",

@@ -1176,3 +1176,21 @@ Deno.test("deploy plan lists the handlers in order without connecting, and deplo
     assert.equal(await sandbox.connections(), 2);
   });
 });
+
+Deno.test("Dokku provider refuses a command whose first word names a Procfile process type, before anything reaches the server", async () => {
+  await using sandbox = await startDokkuSandbox();
+  await using repo = await appRepo();
+  const { runtime, cleanup } = testRuntime(repo.path);
+  try {
+    const provider = await dokkuProvider(sandbox, runtime);
+    // the app's Procfile declares web: dokku run would run "bundle exec puma" instead of "web now"
+    const problems = provider.commandProblems?.(["web", "now"]) ?? [];
+    assert.equal(problems.length, 1, problems.join("\n"));
+    assert.match(problems[0]!, /^"web": it names a Procfile process type/);
+    assert.deepEqual(provider.commandProblems?.(["bundle", "exec", "rails", "db:migrate"]), []);
+    await assert.rejects(provider.run(["web", "now"]), ConfigError);
+    assert.deepEqual(await sandbox.calls(), []);
+  } finally {
+    await cleanup();
+  }
+});

@@ -33,6 +33,7 @@ import {
 } from "./dokku/commands.ts";
 import { prepareShallowPush } from "./dokku/history.ts";
 import { runArgProblems } from "./dokku/run_args.ts";
+import { readProcfile } from "../../src/procfile.ts";
 import {
   compareVersions,
   deployBranchOf,
@@ -118,10 +119,23 @@ export default defineProvider({
     deploy: (app) => `push the commit to ${app}`,
     redeploy: "rebuilding it",
   },
-  create({ config, core, runtime, logger }) {
+  async create({ config, core, runtime, logger }) {
     const target = config.DOKKU_HOST;
     const app = config.APP_NAME;
     const url = gitUrl(target, app);
+    // dokku run replaces a first word that names a Procfile process type by that process's command
+    // (dokku/dokku plugins/scheduler-docker-local/scheduler-run:103-117): such a word is refused
+    const processTypes = (await readProcfile(runtime.cwd)).types;
+    const runProblems = (cmd: readonly string[]) => [
+      ...(cmd[0] !== undefined && processTypes.has(cmd[0])
+        ? [{
+          word: cmd[0],
+          reason:
+            `it names a Procfile process type, and dokku run would run that process's command instead`,
+        }]
+        : []),
+      ...runArgProblems(cmd),
+    ];
     let session: SshSession | undefined;
     let server: ServerState | undefined;
     const ssh = async () => {
@@ -340,10 +354,10 @@ export default defineProvider({
         await dokku(rebuildCommand(app), { logger });
       },
       commandProblems(cmd) {
-        return runArgProblems(cmd).map((p) => `"${p.word.replaceAll("\n", "\\n")}": ${p.reason}`);
+        return runProblems(cmd).map((p) => `"${p.word.replaceAll("\n", "\\n")}": ${p.reason}`);
       },
       async run(cmd, options) {
-        const problems = runArgProblems(cmd);
+        const problems = runProblems(cmd);
         if (problems.length > 0) {
           throw new ConfigError(
             `Cannot send "${problems[0]!.word}" through dokku run: ${problems[0]!.reason}`,
