@@ -4,6 +4,7 @@
  * checked on the server's side.
  */
 import assert from "node:assert/strict";
+import { dokkuEnv, herokuEnv } from "./_apps.ts";
 import { addCommit, makeRepo, runCli } from "./_cli.ts";
 import { startDokkuSandbox } from "./sandbox/dokku.ts";
 import { startHerokuStandin } from "./sandbox/heroku.ts";
@@ -18,13 +19,8 @@ Deno.test("A Dokku deploy cancelled by SIGTERM after the quiet restarts the quie
     { files: { "Gemfile.lock": LOCK, Procfile: PROCFILE }, message: "Start the shop" },
   ]);
   try {
-    const env = {
-      DEPLOY_PROVIDER: "dokku",
-      DOKKU_HOST: sandbox.dokkuHost,
-      APP_NAME: APP,
-      SSH_PRIVATE_KEY: sandbox.privateKey,
-      SSH_KNOWN_HOSTS: sandbox.knownHosts,
-    };
+    // the app must exist for the deploy that is cancelled: only the first one creates it
+    const env = dokkuEnv(sandbox, { DOKKU_CREATE_APP: "false" });
     // the app runs a first commit, so that its workers run and are quieted
     const first = await runCli([], {
       cwd: repo,
@@ -60,14 +56,7 @@ Deno.test("A Heroku deploy cancelled by SIGTERM after the quiet restarts the qui
     { files: { "Gemfile.lock": LOCK, Procfile: PROCFILE }, message: "Start the shop" },
   ]);
   try {
-    const env = {
-      DEPLOY_PROVIDER: "heroku",
-      APP_NAME: heroku.app,
-      HEROKU_API_KEY: heroku.apiKey,
-      HEROKU_API_URL: heroku.apiUrl,
-      HEROKU_GIT_URL: heroku.gitUrl,
-      DENO_CERT: heroku.certFile,
-    };
+    const env = herokuEnv(heroku);
     const first = await runCli([], { cwd: repo, env: { ...env, DEPLOY_LAYERS: "-rails" } });
     assert.equal(first.code, 0, first.all);
     await addCommit(repo, { files: { "app.rb": "puts 2\n" }, message: "Fix the login" });

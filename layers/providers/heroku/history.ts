@@ -7,17 +7,10 @@
  */
 import { z } from "zod";
 import { createHttpClient, type HttpClient } from "../../../src/http.ts";
-import { HEROKU_ACCEPT, type HerokuApiOptions } from "./api.ts";
+import { HEROKU_ACCEPT, type HerokuApiOptions, releaseSchema } from "./api.ts";
 
 /** A release, with the fields a rollback and the status read. */
-export const historyReleaseSchema = z.object({
-  id: z.string(),
-  version: z.number().int(),
-  status: z.string(),
-  current: z.boolean().optional(),
-  description: z.string().nullish(),
-  slug: z.object({ id: z.string() }).nullish(),
-  output_stream_url: z.string().nullish(),
+export const historyReleaseSchema = releaseSchema.extend({
   created_at: z.string().nullish(),
   // heroku/platform-api schema.json (4f4f592), definitions.release.properties: "indicates if
   // this release is eligible for rollback"; absent from older answers, so only `false` excludes
